@@ -1,0 +1,66 @@
+"""Python edge functions for Spin: HTTP handlers, key-value, Turso (libSQL), variables.
+
+    from framework import http_component, Request, Response, kv, turso, variables
+
+    @http_component("/todos/:id", methods=["GET"])
+    def get_todo(req: Request) -> dict:
+        return kv.open("default").get_json(f"todo:{req.params['id']}")
+
+Importing this package never loads the component bindings (`wit_world`), which
+exist only inside a built component: kv, turso and variables load them on use.
+"""
+
+from . import kv, turso, variables
+from .errors import (
+    AccessDeniedError,
+    BadRequest,
+    DatabaseAccessDeniedError,
+    DatabaseError,
+    DatabaseFullError,
+    FrameworkError,
+    HTTPError,
+    InvalidConnectionError,
+    InvalidVariableName,
+    KVError,
+    KVOtherError,
+    NoSuchDatabaseError,
+    NoSuchStoreError,
+    StoreTableFullError,
+    TooLargeError,
+    UndefinedVariable,
+    VariableError,
+    VariableProviderError,
+)
+from .headers import Headers
+from .http import Request, Response, handle_request, http_component
+from .routing import Router
+
+__all__ = [
+    "AccessDeniedError",
+    "BadRequest",
+    "DatabaseAccessDeniedError",
+    "DatabaseError",
+    "DatabaseFullError",
+    "FrameworkError",
+    "HTTPError",
+    "Headers",
+    "InvalidConnectionError",
+    "InvalidVariableName",
+    "KVError",
+    "KVOtherError",
+    "NoSuchDatabaseError",
+    "NoSuchStoreError",
+    "Request",
+    "Response",
+    "Router",
+    "StoreTableFullError",
+    "TooLargeError",
+    "UndefinedVariable",
+    "VariableError",
+    "VariableProviderError",
+    "handle_request",
+    "http_component",
+    "kv",
+    "turso",
+    "variables",
+]

@@ -1,0 +1,309 @@
+"""Requests, responses, the `@http_component` decorator and the request dispatcher.
+
+`handle_request` is what both of the component's exports call (Spin's
+`wasi:http/incoming-handler` and the local runtime's `edge:runtime/dispatch`),
+so an app behaves the same on Spin and under `edge up`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json as _json
+import sys
+import traceback
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar, overload
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from .errors import BadRequest, HTTPError
+from .headers import Headers, HeadersInit
+from .routing import MethodNotAllowed, NotFound, Router
+
+Body = bytes | bytearray | memoryview | str
+Handler = Callable[["Request"], Any]
+F = TypeVar("F", bound=Callable[..., Any])
+
+JSON_TYPE = "application/json"
+TEXT_TYPE = "text/plain; charset=utf-8"
+HTML_TYPE = "text/html; charset=utf-8"
+BINARY_TYPE = "application/octet-stream"
+
+# Statuses whose responses never carry a body (RFC 9110).
+_BODYLESS = frozenset({204, 304})
+
+
+class Request:
+    """An incoming HTTP request.
+
+    `path` is the raw (percent-encoded) path; `query` maps each query parameter
+    to its first value (`query_list` gives all of them); `params` holds the
+    route's `:name` parameters, percent-decoded; `path_info` is what a trailing
+    `/...` matched (Spin's `spin-path-info`); `route` is the matched pattern.
+    """
+
+    def __init__(
+        self,
+        method: str,
+        uri: str,
+        headers: HeadersInit = None,
+        body: bytes = b"",
+        params: dict[str, str] | None = None,
+    ) -> None:
+        self.method = method.upper()
+        self.uri = uri
+        self.path, self.query_string = split_uri(uri)
+        self._query_items = parse_qsl(self.query_string, keep_blank_values=True)
+        self.query: dict[str, str] = {}
+        for name, value in self._query_items:
+            self.query.setdefault(name, value)
+        self.headers = headers if isinstance(headers, Headers) else Headers(headers)
+        self.body = bytes(body)
+        self.params: dict[str, str] = dict(params or {})
+        self.route = ""
+        self.path_info = ""
+
+    def query_list(self, name: str) -> list[str]:
+        """Every value of a repeated query parameter (`?tag=a&tag=b` -> ["a", "b"])."""
+        return [v for k, v in self._query_items if k == name]
+
+    @property
+    def query_items(self) -> list[tuple[str, str]]:
+        return list(self._query_items)
+
+    @property
+    def text(self) -> str:
+        """The body decoded with the content-type's charset (UTF-8 by default)."""
+        charset = _charset(self.headers.get("content-type", "")) or "utf-8"
+        try:
+            return self.body.decode(charset, errors="replace")
+        except LookupError:  # an unknown charset name
+            return self.body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The body parsed as JSON; raises `BadRequest` (-> 400) if it is not JSON."""
+        if not self.body.strip():
+            raise BadRequest("request body is empty; expected JSON")
+        try:
+            text = self.body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadRequest("request body is not valid UTF-8; expected JSON") from None
+        try:
+            return _json.loads(text)
+        except _json.JSONDecodeError as exc:
+            raise BadRequest(
+                f"request body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+            ) from None
+        except (ValueError, RecursionError):  # e.g. a huge integer, absurd nesting
+            raise BadRequest("request body is not acceptable JSON") from None
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.uri}>"
+
+
+class Response:
+    """An HTTP response: `Response(status, headers, body)`, status first.
+
+    A `str` body is sent as UTF-8 and, without a content-type, as text/plain.
+    """
+
+    def __init__(self, status: int = 200, headers: HeadersInit = None, body: Body = b"") -> None:
+        if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+            raise ValueError(f"HTTP status must be an int from 100 to 599, got {status!r}")
+        self.status = status
+        self.headers = Headers(headers)
+        if isinstance(body, str):
+            self.body = body.encode("utf-8")
+            if "content-type" not in self.headers:
+                self.headers["content-type"] = TEXT_TYPE
+        elif isinstance(body, bytes | bytearray | memoryview):
+            self.body = bytes(body)
+        else:
+            raise TypeError(f"response body must be bytes or str, not {type(body).__name__}")
+
+    @classmethod
+    def json(cls, obj: Any, status: int = 200, headers: HeadersInit = None) -> Response:
+        """`obj` as compact UTF-8 JSON (strict: NaN and infinities are refused)."""
+        body = _json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return cls._typed(status, headers, body.encode("utf-8"), JSON_TYPE)
+
+    @classmethod
+    def text(cls, text: str, status: int = 200, headers: HeadersInit = None) -> Response:
+        return cls._typed(status, headers, text.encode("utf-8"), TEXT_TYPE)
+
+    @classmethod
+    def html(cls, html: str, status: int = 200, headers: HeadersInit = None) -> Response:
+        return cls._typed(status, headers, html.encode("utf-8"), HTML_TYPE)
+
+    @classmethod
+    def redirect(cls, location: str, status: int = 302) -> Response:
+        return cls(status, {"location": location})
+
+    @classmethod
+    def _typed(cls, status: int, headers: HeadersInit, body: bytes, ctype: str) -> Response:
+        response = cls(status, headers, body)
+        if "content-type" not in response.headers:
+            response.headers["content-type"] = ctype
+        return response
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status} {len(self.body)} bytes>"
+
+
+def error_response(status: int, message: str, headers: HeadersInit = None) -> Response:
+    """The framework's error shape: JSON {"error": message}."""
+    response = Response.json({"error": message}, status=status, headers=headers)
+    response.headers["content-type"] = JSON_TYPE
+    return response
+
+
+def to_response(value: object) -> Response:
+    """Convert what a handler returned into a Response."""
+    if isinstance(value, Response):
+        return value
+    if value is None:
+        return Response(204)
+    if isinstance(value, dict | list):
+        return Response.json(value)
+    if isinstance(value, str):
+        return Response.text(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return Response(200, {"content-type": BINARY_TYPE}, value)
+    if inspect.iscoroutine(value):
+        value.close()  # avoid "never awaited" noise; the message below explains
+        raise TypeError("async handlers are not supported: define the handler with def")
+    raise TypeError(
+        f"a handler returned {type(value).__name__}; return a Response, dict, list, "
+        "str, bytes or None"
+    )
+
+
+# --- registration ------------------------------------------------------------
+
+default_router: Router[Handler] = Router()
+
+
+@overload
+def http_component(route: F) -> F: ...
+
+
+@overload
+def http_component(
+    route: str = "/...",
+    methods: Iterable[str] | str | None = None,
+    *,
+    router: Router[Handler] | None = None,
+) -> Callable[[F], F]: ...
+
+
+def http_component(
+    route: str | F = "/...",
+    methods: Iterable[str] | str | None = None,
+    *,
+    router: Router[Handler] | None = None,
+) -> F | Callable[[F], F]:
+    """Register a handler for a route (Spin syntax) and methods (None: all).
+
+    `@http_component("/todos/:id", methods=["GET"])`; used bare,
+    `@http_component` registers the function for every path (`/...`).
+    """
+    if callable(route):  # bare @http_component
+        default_router.add("/...", route)
+        return route
+    target = default_router if router is None else router
+
+    def register(func: F) -> F:
+        target.add(route, func, methods)
+        return func
+
+    return register
+
+
+# --- dispatch ----------------------------------------------------------------
+
+
+def handle_request(
+    method: str,
+    uri: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    *,
+    router: Router[Handler] | None = None,
+) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Route one request and run its handler; always returns a response.
+
+    Handler exceptions become a generic JSON 500 (the traceback goes to
+    stderr, nothing of it to the client), except `HTTPError`, which becomes
+    its own status and {"error": message}. HEAD responses lose their body.
+    """
+    method = method.upper()
+    try:
+        request = Request(method, uri, headers, body)
+        response = _dispatch(router or default_router, request)
+    except Exception:  # a bug outside any handler: still answer
+        _log_exception(f"{method} {uri}: error while dispatching")
+        response = error_response(500, "internal server error")
+    return response_tuple(response, method)
+
+
+def _dispatch(router: Router[Handler], request: Request) -> Response:
+    result = router.resolve(request.method, request.path)
+    if isinstance(result, NotFound):
+        return error_response(404, "not found")
+    if isinstance(result, MethodNotAllowed):
+        return error_response(405, "method not allowed", {"allow": result.allow_header})
+    request.params = {name: unquote(value) for name, value in result.params.items()}
+    request.route = result.route
+    request.path_info = result.path_info
+    handler = result.handler
+    try:
+        return to_response(handler(request))
+    except HTTPError as exc:
+        if not 100 <= exc.status <= 599:
+            _log_exception(f"{request.method} {request.path}: HTTPError with a bad status")
+            return error_response(500, "internal server error")
+        return error_response(exc.status, exc.message, exc.headers)
+    except Exception:
+        name = getattr(handler, "__qualname__", repr(handler))
+        _log_exception(f"{request.method} {request.path}: unhandled exception in {name}")
+        return error_response(500, "internal server error")
+
+
+def response_tuple(response: Response, method: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    """(status, headers, body) as sent: no body for HEAD, 1xx, 204 and 304."""
+    # The host frames the body: a content-length that disagrees with what is
+    # written makes wasi-http's outgoing-body.finish fail, so never pass one on.
+    headers = [(k, v) for k, v in response.headers.raw() if k != "content-length"]
+    body = response.body
+    if method == "HEAD" or response.status in _BODYLESS or response.status < 200:
+        body = b""
+    return response.status, headers, body
+
+
+def _log_exception(context: str) -> None:
+    sys.stderr.write(f"edge: {context}\n{traceback.format_exc()}")
+    sys.stderr.flush()
+
+
+# --- parsing helpers -----------------------------------------------------------
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    """(path, query string) of a full URL (`http://h/p?q`) or an origin form (`/p?q`)."""
+    uri = uri.partition("#")[0]
+    if uri.startswith("/"):
+        # Not urlsplit: it would read the "//a" of a path "//a/b" as a host.
+        path, _, query = uri.partition("?")
+        return path, query
+    if "://" in uri:
+        parts = urlsplit(uri)
+        return parts.path or "/", parts.query
+    path, _, query = uri.partition("?")
+    return "/" + path, query
+
+
+def _charset(content_type: str) -> str | None:
+    for param in content_type.split(";")[1:]:
+        name, _, value = param.strip().partition("=")
+        if name.strip().lower() == "charset" and value:
+            return value.strip().strip('"')
+    return None

@@ -1,0 +1,1 @@
+"""Host side of edge: what runs on the developer's machine (manifest, build, engine, server)."""

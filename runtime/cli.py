@@ -1,0 +1,138 @@
+"""The `edge` command: build, up, componentize, deploy."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from .errors import EdgeError
+from .logs import console, setup_logging
+
+
+def _add_manifest(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-f", "--file", dest="manifest", type=Path, default=None,
+        help="the Spin manifest (default: ./spin.toml)",
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="edge", description="Python edge functions on WebAssembly, for Spin."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    build = sub.add_parser("build", help="build the manifest's components (skips unchanged ones)")
+    _add_manifest(build)
+    build.add_argument("--force", action="store_true", help="rebuild even if nothing changed")
+    build.add_argument("-c", "--component", action="append", help="build only this component")
+
+    up = sub.add_parser("up", help="build what is stale and serve the app locally")
+    _add_manifest(up)
+    up.add_argument("--listen", help="HOST:PORT to listen on (default 127.0.0.1:3000)")
+    up.add_argument("--state-dir", type=Path, help="where stores live (default .edge)")
+    up.add_argument("--regions", help="comma-separated region names")
+    up.add_argument("--default-region", help="region for requests that name none")
+    up.add_argument("--workers", type=int, help="serving processes (default: CPU count, max 4)")
+    up.add_argument("--deadline-ms", type=int, help="CPU time limit per request")
+    up.add_argument("--memory-limit-mb", type=int, help="memory limit per instance")
+    up.add_argument("--max-body-bytes", type=int, help="request body limit")
+    up.add_argument("--log-level", help="debug, info, warning, error")
+    up.add_argument("--no-build", action="store_true", help="serve the .wasm files as they are")
+
+    comp = sub.add_parser(
+        "componentize", help="build one Python module into a component (a build.command)"
+    )
+    comp.add_argument("module", help="the app module, e.g. app")
+    comp.add_argument("-o", "--output", type=Path, required=True, help="the .wasm to write")
+    comp.add_argument("--app-dir", type=Path, default=None, help="where the module lives")
+
+    deploy = sub.add_parser("deploy", help="build, then deploy with the Spin CLI")
+    _add_manifest(deploy)
+    deploy.add_argument("spin_args", nargs=argparse.REMAINDER, help="passed to `spin deploy`")
+    return parser
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    from .build import build_manifest
+    from .manifest import load
+
+    manifest = load(args.manifest or Path("spin.toml"))
+    build_manifest(manifest, force=args.force, only=args.component, report=console.print)
+    return 0
+
+
+def _cmd_up(args: argparse.Namespace) -> int:
+    from .settings import load_settings
+    from .supervisor import run_up
+
+    settings = load_settings(
+        manifest=args.manifest,
+        listen=args.listen,
+        state_dir=args.state_dir,
+        regions=args.regions,
+        default_region=args.default_region,
+        workers=args.workers,
+        deadline_ms=args.deadline_ms,
+        memory_limit_mb=args.memory_limit_mb,
+        max_body_bytes=args.max_body_bytes,
+        log_level=args.log_level,
+    )
+    setup_logging(settings.log_level)
+    return run_up(settings, build=not args.no_build)
+
+
+def _cmd_componentize(args: argparse.Namespace) -> int:
+    from .build import componentize
+
+    seconds = componentize(args.module, args.output, app_dir=args.app_dir, report=console.print)
+    size = args.output.stat().st_size / 1e6
+    console.print(f"built {args.output} ({size:.1f} MB) in {seconds:.1f} s")
+    return 0
+
+
+def _cmd_deploy(args: argparse.Namespace) -> int:
+    from .build import build_manifest
+    from .manifest import load
+
+    manifest_path = args.manifest or Path("spin.toml")
+    build_manifest(load(manifest_path), report=console.print)
+    spin = shutil.which("spin")
+    if spin is None:
+        raise EdgeError(
+            "the Spin CLI is not on PATH: install it (https://spinframework.dev) to deploy; "
+            "the built components are ready for `spin deploy`"
+        )
+    return subprocess.call([spin, "deploy", "-f", str(manifest_path), *args.spin_args])
+
+
+COMMANDS = {
+    "build": _cmd_build,
+    "up": _cmd_up,
+    "componentize": _cmd_componentize,
+    "deploy": _cmd_deploy,
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    try:
+        code = COMMANDS[args.command](args)
+    except EdgeError as exc:
+        console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        code = 1
+    except ValidationError as exc:
+        console.print(f"[bold red]invalid settings:[/] {exc}", highlight=False)
+        code = 2
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+"""The app as `edge up` serves it: components, regions, and Spin's HTTP trigger.
+
+`EdgeHost.handle` takes a request already read off the wire, finds the
+component whose trigger route matches (Spin's rules), adds the headers Spin
+adds, and runs it in a fresh instance in the chosen region. It is synchronous
+and must run on the process's wasm thread; the server and the test emulator
+both drive it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from framework.routing import Router
+
+from .bindings import Grants, HostServices
+from .engine import WasmEngine
+from .errors import EdgeError
+from .instances import ComponentRunner, DeadlineExceeded, GuestFailure, HttpRequest, HttpResponse
+from .manifest import ComponentSpec, Manifest
+from .stores import StateLayout, StoreRegistry
+from .variables import VariableResolver
+
+log = logging.getLogger("edge.host")
+
+
+@dataclass(frozen=True)
+class HostLimits:
+    deadline_ms: int = 5000
+    memory_limit_bytes: int = 256 * 1024 * 1024
+    pool_size: int = 4
+
+
+def _json_error(status: int, message: str) -> HttpResponse:
+    import json
+
+    body = json.dumps({"error": message}).encode()
+    return HttpResponse(status, [("content-type", "application/json")], body)
+
+
+class Region:
+    """One emulated edge region: its own stores and its own instances."""
+
+    def __init__(
+        self,
+        name: str,
+        host: EdgeHost,
+        layout: StateLayout,
+    ) -> None:
+        self.name = name
+        self.stores = StoreRegistry(layout, name)
+        self.runners: dict[str, ComponentRunner] = {}
+        for cid, spec in host.manifest.components.items():
+            services = HostServices(
+                grants=Grants(cid, frozenset(spec.key_value_stores), frozenset(spec.sqlite_databases)),
+                open_kv=self.stores.kv,
+                connect_sql=lambda label: self.stores.sql(label).connect(),
+                resolve_variable=lambda name, cid=cid: host.variables.resolve(cid, name),
+            )
+            self.runners[cid] = ComponentRunner(
+                host.engine,
+                host.components[cid],
+                services,
+                deadline_ms=host.limits.deadline_ms,
+                memory_limit_bytes=host.limits.memory_limit_bytes,
+                pool_size=host.limits.pool_size,
+            )
+
+    def refill_one(self) -> bool:
+        """Make one instance for the emptiest pool; True if any pool is still short."""
+        short = [r for r in self.runners.values() if r.pool_len() < r.pool_size]
+        if not short:
+            return False
+        min(short, key=lambda r: r.pool_len()).refill_one()
+        return len(short) > 1 or short[0].pool_len() < short[0].pool_size
+
+    def close(self) -> None:
+        self.stores.close_all()
+
+
+class EdgeHost:
+    def __init__(
+        self,
+        manifest: Manifest,
+        *,
+        state_dir: Path,
+        regions: list[str],
+        default_region: str | None = None,
+        limits: HostLimits | None = None,
+        engine: WasmEngine | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        if not regions:
+            raise EdgeError("at least one region is needed")
+        self.manifest = manifest
+        self.limits = limits or HostLimits()
+        self.engine = engine or WasmEngine()
+        self.engine.start_ticker()
+        # Explicit `env` (tests) means exactly that environment, no `.env` file.
+        self.variables = VariableResolver(
+            manifest,
+            os.environ if env is None else env,
+            dotenv_path=Path(".env") if env is None else None,
+        )
+        self.variables.check_required(list(manifest.components))
+        self.components = {
+            cid: self.engine.load(spec.source) for cid, spec in manifest.components.items()
+        }
+        self.router: Router = Router()
+        for route, cid in manifest.routes():
+            self.router.add(route, cid)
+        layout = StateLayout(state_dir)
+        self.regions = {name: Region(name, self, layout) for name in regions}
+        self.default_region = default_region or regions[0]
+
+    def spec(self, component_id: str) -> ComponentSpec:
+        return self.manifest.components[component_id]
+
+    def refill_one(self) -> bool:
+        """One step of background instantiation (the wasm thread's idle hook)."""
+        return any([region.refill_one() for region in self.regions.values()])
+
+    def prefill(self) -> None:
+        while self.refill_one():
+            pass
+
+    def handle(
+        self,
+        region: str,
+        method: str,
+        url: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        client_addr: str = "127.0.0.1:0",
+    ) -> HttpResponse:
+        parts = urlsplit(url)
+        path = parts.path or "/"
+        match = self.router.match(method, path)
+        if match is None:
+            return _json_error(404, "not found")
+        cid = match.handler
+        spin_headers = spin_request_headers(url, match.route, match.params, match.path_info,
+                                            client_addr)
+        merged = [(k, v) for k, v in headers if not k.lower().startswith("spin-")]
+        request = HttpRequest(method, url, merged + spin_headers, body)
+        runner = self.regions[region].runners[cid]
+        try:
+            return runner.handle(request)
+        except DeadlineExceeded as exc:
+            log.error("%s%s", exc, _indent(exc.guest_output))
+            return _json_error(504, "the handler exceeded its CPU time limit")
+        except GuestFailure as exc:
+            log.error("%s%s", exc, _indent(exc.guest_output))
+            return _json_error(500, "internal server error")
+
+    def close(self) -> None:
+        for region in self.regions.values():
+            region.close()
+        self.engine.close()
+
+
+def _indent(text: str) -> str:
+    if not text.strip():
+        return ""
+    return "\n" + "\n".join("    " + line for line in text.rstrip().splitlines())
+
+
+def spin_request_headers(
+    url: str,
+    route: str,
+    params: Mapping[str, str],
+    path_info: str,
+    client_addr: str,
+) -> list[tuple[str, str]]:
+    """The headers Spin's HTTP trigger adds to every request it routes."""
+    component_route = route[: -len("/...")] if route.endswith("/...") else route
+    headers = [
+        ("spin-full-url", url),
+        ("spin-path-info", path_info),
+        ("spin-matched-route", route),
+        ("spin-raw-component-route", route),
+        ("spin-component-route", component_route),
+        ("spin-base-path", "/"),
+        ("spin-client-addr", client_addr),
+    ]
+    headers += [(f"spin-path-match-{name}", value) for name, value in params.items()]
+    return headers

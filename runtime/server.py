@@ -1,0 +1,203 @@
+"""The HTTP side of `edge up`: a starlette app served by hypercorn.
+
+The server reads requests (bounded bodies), picks the region, and hands the
+request to the wasm thread; it never touches wasm itself. Inspection endpoints
+under `/_edge/` answer loopback clients only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import logging
+import signal
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from hypercorn.asyncio import serve
+from hypercorn.config import Config as HypercornConfig
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .host import EdgeHost
+from .instances import HttpResponse
+from .wasmthread import WasmThread
+
+log = logging.getLogger("edge.http")
+
+REGION_HEADER = "x-edge-region"
+
+
+@dataclass
+class ServerOptions:
+    max_body_bytes: int
+    public_url: str
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise BodyTooLarge
+    return bytes(body)
+
+
+def pick_region(request: Request, host: EdgeHost) -> str | None:
+    """Region by `x-edge-region`, then by host name (`eu-west.localhost`), else default."""
+    named = request.headers.get(REGION_HEADER)
+    if named is not None:
+        return named if named in host.regions else None
+    hostname = (request.url.hostname or "").lower()
+    first = hostname.split(".")[0] if "." in hostname else ""
+    return first if first in host.regions else host.default_region
+
+
+def is_loopback(request: Request) -> bool:
+    if request.client is None:
+        return False
+    try:
+        return ipaddress.ip_address(request.client.host).is_loopback
+    except ValueError:
+        return False
+
+
+def _to_starlette(resp: HttpResponse, region: str) -> Response:
+    status = resp.status if 100 <= resp.status <= 599 else 500
+    out = Response(content=resp.body, status_code=status)
+    headers = [
+        (k.lower().encode("latin-1"), v.encode("latin-1", "replace"))
+        for k, v in resp.headers
+        if k.lower() not in ("content-length", "transfer-encoding", "connection")
+    ]
+    headers.append((b"content-length", str(len(resp.body)).encode()))
+    headers.append((REGION_HEADER.encode(), region.encode()))
+    out.raw_headers = headers
+    return out
+
+
+def create_app(host: EdgeHost, wasm: WasmThread, options: ServerOptions) -> Starlette:
+    async def edge_request(request: Request) -> Response:
+        started = time.perf_counter()
+        region = pick_region(request, host)
+        if region is None:
+            wanted = request.headers.get(REGION_HEADER)
+            known = ", ".join(host.regions)
+            response: Response = JSONResponse(
+                {"error": f"unknown region {wanted!r}; regions are: {known}"}, status_code=400
+            )
+        else:
+            response = await _dispatch(request, region)
+        elapsed = (time.perf_counter() - started) * 1000
+        log.info(
+            "%s %s %d %.1fms %s",
+            request.method,
+            request.url.path,
+            response.status_code,
+            elapsed,
+            region or "-",
+        )
+        return response
+
+    async def _dispatch(request: Request, region: str) -> Response:
+        try:
+            body = await read_body(request, options.max_body_bytes)
+        except BodyTooLarge:
+            message = f"request body larger than {options.max_body_bytes} bytes"
+            return JSONResponse({"error": message}, status_code=413)
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"]]
+        client = f"{request.client.host}:{request.client.port}" if request.client else "0.0.0.0:0"
+        future = wasm.submit(
+            host.handle, region, request.method, str(request.url), headers, body, client
+        )
+        result = await asyncio.wrap_future(future)
+        return _to_starlette(result, region)
+
+    def loopback_only(
+        endpoint: Callable[[Request], Awaitable[Response]],
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def guarded(request: Request) -> Response:
+            if not is_loopback(request):
+                return JSONResponse({"error": "inspection is loopback-only"}, status_code=403)
+            return await endpoint(request)
+
+        return guarded
+
+    async def regions(request: Request) -> Response:
+        base = options.public_url.rstrip("/")
+        scheme, _, hostport = base.partition("://")
+        listing = [
+            {
+                "name": name,
+                "url": f"{scheme}://{name}.{hostport}" if hostport.startswith("localhost")
+                else base,
+                "header": {REGION_HEADER: name},
+                "default": name == host.default_region,
+                "databases": {},
+            }
+            for name in host.regions
+        ]
+        return JSONResponse({"regions": listing})
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def routes(request: Request) -> Response:
+        return JSONResponse({"routes": [
+            {"route": route, "component": cid} for route, cid in host.manifest.routes()
+        ]})
+
+    methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+    return Starlette(
+        routes=[
+            Route("/_edge/regions", loopback_only(regions), methods=["GET"]),
+            Route("/_edge/routes", loopback_only(routes), methods=["GET"]),
+            Route("/_edge/health", health, methods=["GET"]),
+            Route("/{path:path}", edge_request, methods=methods),
+        ]
+    )
+
+
+def hypercorn_config(bind: str) -> HypercornConfig:
+    config = HypercornConfig()
+    config.bind = [bind]
+    config.accesslog = None  # the app logs each request itself, with its region
+    config.errorlog = logging.getLogger("edge.hypercorn")
+    config.graceful_timeout = 2.0
+    config.keep_alive_timeout = 5.0
+    return config
+
+
+async def serve_forever(app: Starlette, bind: str) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await serve(app, hypercorn_config(bind), shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound before the workers start, shared by all of them."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    return sock
+
+
+def dumps(obj: object) -> str:
+    return json.dumps(obj, indent=2)

@@ -1,0 +1,193 @@
+"""Settings of the local runtime (`edge up`).
+
+Each comes, in this order of precedence, from a CLI flag (`load_settings`
+overrides), an `EDGE_<NAME>` environment variable, the same key in `./.env`, or
+the default. Nothing of this goes into `spin.toml`: real Spin must accept it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+from dotenv import dotenv_values
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+log = logging.getLogger("edge.settings")
+
+# EDGE_* variables that are not settings: how the supervisor hands settings to workers.
+_NOT_SETTINGS = {"EDGE_WORKER_SETTINGS"}
+
+DEFAULT_REGIONS = ("us-east", "eu-west", "ap-south")
+DEFAULT_ENV_FILE = Path(".env")
+
+# `spin up` itself sets no limit on request bodies (Spin's HTTP trigger has none);
+# Fermyon's hosted Spin does: "HTTP body size limit 10 MB" on Fermyon Cloud and
+# "Request/response size 10 MiB" on Fermyon Wasm Functions (their quota FAQs).
+# The emulator enforces the hosted figure so that apps meet it before deploying.
+MAX_BODY_BYTES = 10 * 1024 * 1024
+
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+_DNS_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_HOST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+
+
+def default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+def default_cache_dir() -> Path:
+    # The XDG spec says to ignore a relative XDG_CACHE_HOME.
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
+    return base / "edge"
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """`HOST:PORT` (IPv6 as `[::1]:3000`) -> (host, port); ValueError if malformed."""
+    text = value.strip()
+    host, sep, port_text = text.rpartition(":")
+    if not sep or not host:
+        raise ValueError(f"expected HOST:PORT, e.g. 127.0.0.1:3000, got {value!r}")
+    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ValueError(f"port must be a number from 0 to 65535, got {port_text!r} in {value!r}")
+    if host.startswith("[") and host.endswith("]"):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            raise ValueError(f"{host} is not an IPv6 address") from None
+    elif ":" in host:
+        raise ValueError(f"write an IPv6 address in brackets, e.g. [::1]:3000, not {value!r}")
+    elif not _HOST_NAME.fullmatch(host):
+        raise ValueError(f"{host!r} is not a host name or IP address")
+    return host, int(port_text)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="EDGE_",
+        env_file=DEFAULT_ENV_FILE,
+        env_file_encoding="utf-8",
+        # .env also holds other tools' keys (e.g. Spin's SPIN_VARIABLE_*); unknown
+        # EDGE_* keys get a warning from load_settings instead.
+        extra="ignore",
+    )
+
+    manifest: Path = Path("spin.toml")
+    listen: str = "127.0.0.1:3000"
+    state_dir: Path = Path(".edge")
+    # NoDecode: the env value is "a,b,c" (as the --regions flag), not JSON.
+    regions: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_REGIONS))
+    default_region: str | None = None
+    deadline_ms: int = Field(5000, gt=0, description="CPU time limit per request")
+    memory_limit_mb: int = Field(256, gt=0, description="memory limit per instance")
+    max_body_bytes: int = Field(MAX_BODY_BYTES, gt=0, description="request body limit")
+    workers: int = Field(default_factory=default_workers, ge=1)
+    pool_size: int = Field(4, ge=0, description="instances made ahead, per worker and component")
+    log_level: str = "info"
+    cache_dir: Path | None = Field(None, description="compiled components; default ~/.cache/edge")
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, value: str) -> str:
+        host, port = parse_listen(value)
+        return f"{host}:{port}"
+
+    @field_validator("regions", mode="before")
+    @classmethod
+    def _split_regions(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",")] if text else []
+        if isinstance(value, tuple):
+            return list(value)
+        return value
+
+    @field_validator("regions")
+    @classmethod
+    def _check_regions(cls, value: list[str]) -> list[str]:
+        names = [name.strip().lower() for name in value]
+        if not names:
+            raise ValueError("at least one region is needed")
+        for name in names:
+            if not name:
+                raise ValueError("a region name is empty (check for a stray comma)")
+            if not _DNS_LABEL.fullmatch(name):
+                raise ValueError(
+                    f"region {name!r} is not a DNS label: 1-63 letters, digits and hyphens, "
+                    "not starting or ending with a hyphen (it becomes a host name)"
+                )
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"region listed more than once: {', '.join(duplicates)}")
+        return names
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        level = value.strip().lower()
+        level = "warning" if level == "warn" else level
+        if level not in LOG_LEVELS:
+            raise ValueError(f"log level must be one of {', '.join(LOG_LEVELS)}, got {value!r}")
+        return level
+
+    @field_validator("manifest", "state_dir", "cache_dir")
+    @classmethod
+    def _expand_user(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> Settings:
+        if self.default_region is None:
+            self.default_region = self.regions[0]
+        else:
+            name = self.default_region.strip().lower()
+            if name not in self.regions:
+                raise ValueError(
+                    f"default_region {self.default_region!r} is not one of the regions "
+                    f"({', '.join(self.regions)})"
+                )
+            self.default_region = name
+        if self.cache_dir is None:
+            self.cache_dir = default_cache_dir()
+        return self
+
+
+def load_settings(*, env_file: str | Path | None = DEFAULT_ENV_FILE, **overrides: Any) -> Settings:
+    """Settings from CLI flags (`overrides`), then EDGE_* variables, then `env_file`.
+
+    An override of None means "flag not given" and is skipped; an unknown name is
+    a TypeError (a programming error, not a user's).
+    """
+    unknown = sorted(set(overrides) - set(Settings.model_fields))
+    if unknown:
+        raise TypeError(f"unknown settings: {', '.join(unknown)}")
+    for key in unknown_edge_keys(os.environ, env_file):
+        log.warning("%s is not an edge setting (ignored); known: %s", key, _known_keys())
+    # Passed as a dict: init keywords outrank every other source in pydantic-settings.
+    kwargs: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
+    kwargs["_env_file"] = env_file
+    return Settings(**kwargs)
+
+
+def unknown_edge_keys(env: Mapping[str, str], env_file: str | Path | None) -> list[str]:
+    """EDGE_* keys in `env` or `env_file` that name no setting (likely typos)."""
+    keys = set(env)
+    if env_file is not None and Path(env_file).is_file():
+        keys |= set(dotenv_values(env_file, encoding="utf-8"))
+    known = {f"EDGE_{name.upper()}" for name in Settings.model_fields} | _NOT_SETTINGS
+    return sorted(k for k in keys if k.upper().startswith("EDGE_") and k.upper() not in known)
+
+
+def _known_keys() -> str:
+    return ", ".join(f"EDGE_{name.upper()}" for name in Settings.model_fields)

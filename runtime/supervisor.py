@@ -1,0 +1,122 @@
+"""`edge up`: build what is stale, compile once, then run and watch the workers."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+from rich.table import Table
+
+from .build import build_manifest
+from .engine import WasmEngine
+from .errors import EdgeError
+from .logs import console
+from .manifest import Manifest, load
+from .server import listening_socket
+from .settings import Settings
+from .worker import SETTINGS_ENV, public_url, serve_on_fd
+
+log = logging.getLogger("edge.up")
+
+RESTART_BACKOFF_SECONDS = 1.0
+
+
+@dataclass
+class WorkerProcess:
+    index: int
+    process: subprocess.Popen[bytes]
+    started: float = field(default_factory=time.monotonic)
+
+
+def prepare(settings: Settings, *, build: bool = True) -> Manifest:
+    """Build stale components and fill the compile cache before any worker starts."""
+    manifest = load(settings.manifest)
+    if build:
+        build_manifest(manifest, report=lambda line: console.print(f"[dim]build[/] {line}"))
+    engine = WasmEngine(settings.cache_dir)
+    for cid, spec in manifest.components.items():
+        if not engine.is_cached(spec.source):
+            started = time.perf_counter()
+            with console.status(f"compiling {cid} (once per distinct .wasm) ..."):
+                engine.load(spec.source)
+            console.print(f"[dim]compile[/] {cid}: {time.perf_counter() - started:.1f} s")
+    return manifest
+
+
+def banner(manifest: Manifest, settings: Settings) -> None:
+    url = public_url(settings)
+    table = Table(title=f"{manifest.name} on {url}", show_header=True, header_style="bold")
+    table.add_column("route")
+    table.add_column("component")
+    table.add_column("url")
+    for route, cid in manifest.routes():
+        table.add_row(route, cid, url + route.removesuffix("/..."))
+    console.print(table)
+    regions = ", ".join(
+        f"{r}{' (default)' if r == (settings.default_region or settings.regions[0]) else ''}"
+        for r in settings.regions
+    )
+    console.print(f"regions: {regions}; pick one with the x-edge-region header")
+    console.print(f"state: {settings.state_dir}; workers: {settings.workers}")
+
+
+def _spawn(index: int, fd: int, settings: Settings) -> WorkerProcess:
+    env = dict(os.environ)
+    env[SETTINGS_ENV] = settings.model_dump_json()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "runtime.worker", "--fd", str(fd)],
+        pass_fds=(fd,),
+        env=env,
+    )
+    return WorkerProcess(index, process)
+
+
+def run_up(settings: Settings, *, build: bool = True) -> int:
+    manifest = prepare(settings, build=build)
+    host, _, port = settings.listen.rpartition(":")
+    try:
+        sock = listening_socket(host.strip("[]"), int(port))
+    except OSError as exc:
+        raise EdgeError(f"cannot listen on {settings.listen}: {exc.strerror}") from exc
+    banner(manifest, settings)
+    if settings.workers == 1:
+        # One worker: serve in this process, no supervisor needed.
+        serve_on_fd(settings, sock.fileno())
+        return 0
+    return _supervise(settings, sock.fileno())
+
+
+def _supervise(settings: Settings, fd: int) -> int:
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    workers = [_spawn(i, fd, settings) for i in range(settings.workers)]
+    while not stopping:
+        time.sleep(0.2)
+        for i, worker in enumerate(workers):
+            code = worker.process.poll()
+            if code is None or stopping:
+                continue
+            log.error("worker %d exited with status %s; restarting", worker.index, code)
+            if time.monotonic() - worker.started < RESTART_BACKOFF_SECONDS:
+                time.sleep(RESTART_BACKOFF_SECONDS)
+            workers[i] = _spawn(worker.index, fd, settings)
+    for worker in workers:
+        if worker.process.poll() is None:
+            worker.process.send_signal(signal.SIGTERM)
+    for worker in workers:
+        try:
+            worker.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            worker.process.kill()
+    return 0

@@ -1,0 +1,98 @@
+"""One serving process of `edge up`: a wasm thread, an EdgeHost and hypercorn.
+
+wasmtime-py runs wasm on one thread per process, so `edge up` scales with
+processes: the supervisor binds the socket and starts N of these, each
+accepting on the same inherited socket.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+
+from .engine import WasmEngine
+from .host import EdgeHost, HostLimits
+from .logs import setup_logging
+from .manifest import load
+from .server import ServerOptions, create_app, serve_forever
+from .settings import Settings
+from .wasmthread import WasmThread
+
+log = logging.getLogger("edge.worker")
+
+SETTINGS_ENV = "EDGE_WORKER_SETTINGS"
+
+
+def start_host(settings: Settings) -> tuple[EdgeHost, WasmThread]:
+    """Build the host on its wasm thread, with its pools filled, ready to serve."""
+    holder: dict[str, EdgeHost] = {}
+
+    def idle() -> bool:
+        host = holder.get("host")
+        return host.refill_one() if host is not None else False
+
+    wasm = WasmThread(idle=idle)
+    manifest = load(settings.manifest)
+
+    def make() -> EdgeHost:
+        host = EdgeHost(
+            manifest,
+            state_dir=settings.state_dir,
+            regions=list(settings.regions),
+            default_region=settings.default_region,
+            limits=HostLimits(
+                deadline_ms=settings.deadline_ms,
+                memory_limit_bytes=settings.memory_limit_mb * 1024 * 1024,
+                pool_size=settings.pool_size,
+            ),
+            engine=WasmEngine(settings.cache_dir),
+        )
+        host.prefill()
+        return host
+
+    holder["host"] = host = wasm.call(make)
+    return host, wasm
+
+
+def public_url(settings: Settings) -> str:
+    host, _, port = settings.listen.rpartition(":")
+    shown = "localhost" if host in ("127.0.0.1", "::1", "localhost") else host
+    return f"http://{shown}:{port}"
+
+
+def serve_on_fd(settings: Settings, fd: int, ready_fd: int | None = None) -> None:
+    host, wasm = start_host(settings)
+    app = create_app(
+        host, wasm, ServerOptions(settings.max_body_bytes, public_url(settings))
+    )
+    if ready_fd is not None:
+        os.write(ready_fd, b"1")
+        os.close(ready_fd)
+    try:
+        asyncio.run(serve_forever(app, f"fd://{fd}"))
+    finally:
+        wasm.call(host.close)
+        wasm.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="edge-worker")
+    parser.add_argument("--fd", type=int, required=True)
+    parser.add_argument("--ready-fd", type=int)
+    args = parser.parse_args(argv)
+    settings = Settings.model_validate_json(os.environ[SETTINGS_ENV])
+    setup_logging(settings.log_level)
+    try:
+        serve_on_fd(settings, args.fd, args.ready_fd)
+    except KeyboardInterrupt:
+        pass
+    except Exception:
+        log.exception("worker failed")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

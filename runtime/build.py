@@ -169,8 +169,9 @@ def fingerprint(component: ComponentSpec, tools: bytes) -> str:
     return digest.hexdigest()
 
 
-def _stamp_path(manifest: Manifest, component_id: str) -> Path:
-    return manifest.root / ".edge" / "build" / f"{component_id}.json"
+def _stamp_path(component: ComponentSpec) -> Path:
+    # Beside the output, so two manifests sharing a component share its stamp.
+    return component.source.with_name(f".{component.source.name}.edge-build")
 
 
 def _run_command(command: str | list[str] | tuple[str, ...], workdir: Path, cid: str) -> None:
@@ -179,9 +180,7 @@ def _run_command(command: str | list[str] | tuple[str, ...], workdir: Path, cid:
     # `edge` and `componentize-py` of this installation come first on PATH.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     for cmd in commands:
-        done = subprocess.run(
-            cmd, shell=True, cwd=workdir, env=env, capture_output=True, text=True
-        )
+        done = subprocess.run(cmd, shell=True, cwd=workdir, env=env, capture_output=True, text=True)
         if done.returncode != 0:
             raise BuildError(
                 f"build of component {cid!r} failed: `{cmd}` in {workdir} exited with "
@@ -189,10 +188,10 @@ def _run_command(command: str | list[str] | tuple[str, ...], workdir: Path, cid:
             )
 
 
-def is_stale(manifest: Manifest, component: ComponentSpec, tools: bytes | None = None) -> bool:
+def is_stale(component: ComponentSpec, tools: bytes | None = None) -> bool:
     if component.build is None:
         return False
-    stamp = _stamp_path(manifest, component.id)
+    stamp = _stamp_path(component)
     if not component.source.is_file() or not stamp.is_file():
         return True
     try:
@@ -224,7 +223,7 @@ def build_manifest(
                 )
             results.append(BuildResult(cid, component.source, False, 0.0))
             continue
-        if not force and not is_stale(manifest, component, tools):
+        if not force and not is_stale(component, tools):
             report(f"{cid}: up to date ({component.source.name})")
             results.append(BuildResult(cid, component.source, False, 0.0))
             continue
@@ -236,7 +235,7 @@ def build_manifest(
                 f"build of component {cid!r} finished but did not produce {component.source}"
             )
         seconds = time.perf_counter() - started
-        stamp = _stamp_path(manifest, cid)
+        stamp = _stamp_path(component)
         stamp.parent.mkdir(parents=True, exist_ok=True)
         stamp.write_text(json.dumps({"fingerprint": fingerprint(component, tools)}))
         size_mb = component.source.stat().st_size / 1e6

@@ -16,7 +16,11 @@ from .logs import console, setup_logging
 
 def _add_manifest(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "-f", "--file", dest="manifest", type=Path, default=None,
+        "-f",
+        "--file",
+        dest="manifest",
+        type=Path,
+        default=None,
         help="the Spin manifest (default: ./spin.toml)",
     )
 

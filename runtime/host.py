@@ -9,6 +9,8 @@ both drive it.
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import os
 from collections.abc import Mapping
@@ -37,8 +39,6 @@ class HostLimits:
 
 
 def _json_error(status: int, message: str) -> HttpResponse:
-    import json
-
     body = json.dumps({"error": message}).encode()
     return HttpResponse(status, [("content-type", "application/json")], body)
 
@@ -57,10 +57,12 @@ class Region:
         self.runners: dict[str, ComponentRunner] = {}
         for cid, spec in host.manifest.components.items():
             services = HostServices(
-                grants=Grants(cid, frozenset(spec.key_value_stores), frozenset(spec.sqlite_databases)),
+                grants=Grants(
+                    cid, frozenset(spec.key_value_stores), frozenset(spec.sqlite_databases)
+                ),
                 open_kv=self.stores.kv,
                 connect_sql=lambda label: self.stores.sql(label).connect(),
-                resolve_variable=lambda name, cid=cid: host.variables.resolve(cid, name),
+                resolve_variable=functools.partial(host.variables.resolve, cid),
             )
             self.runners[cid] = ComponentRunner(
                 host.engine,
@@ -144,8 +146,9 @@ class EdgeHost:
         if match is None:
             return _json_error(404, "not found")
         cid = match.handler
-        spin_headers = spin_request_headers(url, match.route, match.params, match.path_info,
-                                            client_addr)
+        spin_headers = spin_request_headers(
+            url, match.route, match.params, match.path_info, client_addr
+        )
         merged = [(k, v) for k, v in headers if not k.lower().startswith("spin-")]
         request = HttpRequest(method, url, merged + spin_headers, body)
         runner = self.regions[region].runners[cid]

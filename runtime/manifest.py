@@ -301,10 +301,23 @@ _APPLICATION_KEYS = {"name", "version", "description", "authors", "targets", "tr
 _VARIABLE_KEYS = {"description", "default", "required", "secret"}
 _HTTP_TRIGGER_KEYS = {"component", "route", "executor", "id"}
 _COMPONENT_KEYS = {
-    "source", "description", "variables", "environment", "files", "exclude_files",
-    "allowed_http_hosts", "allowed_outbound_hosts", "key_value_stores", "sqlite_databases",
-    "ai_models", "targets", "build", "tool", "dependencies_inherit_configuration",
-    "dependencies", "profile",
+    "source",
+    "description",
+    "variables",
+    "environment",
+    "files",
+    "exclude_files",
+    "allowed_http_hosts",
+    "allowed_outbound_hosts",
+    "key_value_stores",
+    "sqlite_databases",
+    "ai_models",
+    "targets",
+    "build",
+    "tool",
+    "dependencies_inherit_configuration",
+    "dependencies",
+    "profile",
 }
 _BUILD_KEYS = {"command", "workdir", "watch"}
 

@@ -141,7 +141,8 @@ def create_app(host: EdgeHost, wasm: WasmThread, options: ServerOptions) -> Star
         listing = [
             {
                 "name": name,
-                "url": f"{scheme}://{name}.{hostport}" if hostport.startswith("localhost")
+                "url": f"{scheme}://{name}.{hostport}"
+                if hostport.startswith("localhost")
                 else base,
                 "header": {REGION_HEADER: name},
                 "default": name == host.default_region,
@@ -155,9 +156,13 @@ def create_app(host: EdgeHost, wasm: WasmThread, options: ServerOptions) -> Star
         return JSONResponse({"status": "ok"})
 
     async def routes(request: Request) -> Response:
-        return JSONResponse({"routes": [
-            {"route": route, "component": cid} for route, cid in host.manifest.routes()
-        ]})
+        return JSONResponse(
+            {
+                "routes": [
+                    {"route": route, "component": cid} for route, cid in host.manifest.routes()
+                ]
+            }
+        )
 
     methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
     return Starlette(

@@ -213,8 +213,7 @@ class VariableResolver:
         if decl.default is not None:
             return decl.default
         raise VariableProviderError(
-            f'no provider resolved required variable "{name}": '
-            f"set {env_key(name, self.prefix)}"
+            f'no provider resolved required variable "{name}": set {env_key(name, self.prefix)}'
         )
 
     def resolve(self, component_id: str, name: str) -> str:

@@ -65,9 +65,7 @@ def public_url(settings: Settings) -> str:
 
 def serve_on_fd(settings: Settings, fd: int, ready_fd: int | None = None) -> None:
     host, wasm = start_host(settings)
-    app = create_app(
-        host, wasm, ServerOptions(settings.max_body_bytes, public_url(settings))
-    )
+    app = create_app(host, wasm, ServerOptions(settings.max_body_bytes, public_url(settings)))
     if ready_fd is not None:
         os.write(ready_fd, b"1")
         os.close(ready_fd)

@@ -64,11 +64,29 @@ def run_sql(req: Request) -> Response:
     try:
         result = turso.connect().execute(payload["sql"], payload.get("params", []))
     except turso.DatabaseError as exc:
-        return Response(400, {"content-type": "application/json"},
-                        json.dumps({"error": exc.message}))
-    return Response.json({"columns": result.columns, "rows": [list(r) for r in result.rows],
-                          "rows_affected": result.rows_affected,
-                          "last_insert_rowid": result.last_insert_rowid})
+        return Response(
+            400, {"content-type": "application/json"}, json.dumps({"error": exc.message})
+        )
+    return Response.json(
+        {
+            "columns": result.columns,
+            "rows": [list(r) for r in result.rows],
+            "rows_affected": result.rows_affected,
+            "last_insert_rowid": result.last_insert_rowid,
+        }
+    )
+
+
+@http_component("/sql/batch", methods=["POST"])
+def run_batch(req: Request) -> Response:
+    statements = [(sql, params) for sql, params in req.json()["statements"]]
+    try:
+        results = turso.connect().batch(statements)
+    except turso.DatabaseError as exc:
+        return Response(
+            400, {"content-type": "application/json"}, json.dumps({"error": exc.message})
+        )
+    return Response.json({"rows_affected": [r.rows_affected for r in results]})
 
 
 @http_component("/echo-json", methods=["POST"])

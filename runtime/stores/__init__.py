@@ -1,0 +1,33 @@
+"""Storage under the host bindings: SQLite files, one per region and store.
+
+Nothing here knows about wasm; bindings translate WIT values to these calls.
+"""
+
+from .kv import Entry, KVError, KVStats, KVStore, TooLarge, pack_hlc, unpack_hlc
+from .layout import LayoutError, StateLayout
+from .limits import MAX_KEY_BYTES, MAX_KEYS_PER_STORE, MAX_OPEN_STORES, MAX_VALUE_BYTES
+from .registry import StoreRegistry
+from .sql import QueryResult, Row, SqlConnection, SqlDatabase, SqlError, SqlValue
+
+__all__ = [
+    "MAX_KEYS_PER_STORE",
+    "MAX_KEY_BYTES",
+    "MAX_OPEN_STORES",
+    "MAX_VALUE_BYTES",
+    "Entry",
+    "KVError",
+    "KVStats",
+    "KVStore",
+    "LayoutError",
+    "QueryResult",
+    "Row",
+    "SqlConnection",
+    "SqlDatabase",
+    "SqlError",
+    "SqlValue",
+    "StateLayout",
+    "StoreRegistry",
+    "TooLarge",
+    "pack_hlc",
+    "unpack_hlc",
+]

@@ -1,0 +1,295 @@
+"""One region's replica of one SQL database, in one SQLite file.
+
+The guest drives transactions itself (BEGIN/COMMIT), one statement per call, as
+over Spin's sqlite interface. Connections are pooled because every request runs
+in a fresh wasm instance that opens its own connection.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from ._sqlite import DEFAULT_BUSY_TIMEOUT, open_connection
+
+SqlValue = int | float | str | bytes | None
+Row = tuple[SqlValue, ...]
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
+# A pooled connection must look brand new to its next user. Statements that can
+# change per-connection state (pragmas, attached or temporary schema) mark the
+# connection as not reusable; a false positive only costs a fresh connection.
+_LEADING = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?(?:\*/|$))*", re.DOTALL)
+_STATEFUL_VERB = re.compile(r"(?:PRAGMA|ATTACH|DETACH)\b", re.IGNORECASE)
+_TEMP_SCHEMA = re.compile(
+    r"""\bCREATE\s+TEMP(?:ORARY)?\b|(?:\btemp|["`\[]temp["`\]])\s*\.""", re.IGNORECASE
+)
+
+# A private temp table lets the pool reset last_insert_rowid() and changes() to
+# 0, which Python's sqlite3 cannot do directly.
+_RESET_TABLE = "temp._edge_pool_reset"
+_RESET = (
+    f"INSERT INTO {_RESET_TABLE} (rowid, x) VALUES (0, NULL)",  # last_insert_rowid() = 0
+    f"DELETE FROM {_RESET_TABLE}",
+    f"UPDATE {_RESET_TABLE} SET x = NULL WHERE 0",  # changes() = 0
+)
+
+
+class SqlError(Exception):
+    """A statement failed. `str(exc)` is SQLite's own message; `code` its error name."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    columns: list[str]
+    rows: list[Row]
+    changes: int
+    last_insert_rowid: int
+
+
+def _from_sqlite(exc: sqlite3.Error) -> SqlError:
+    if isinstance(exc, sqlite3.ProgrammingError) and "one statement" in str(exc):
+        return SqlError(
+            "only one statement may be executed at a time (found more after the first)",
+            "SQLITE_MISUSE",
+        )
+    return SqlError(str(exc), getattr(exc, "sqlite_errorname", None))
+
+
+def _changes_connection_state(sql: str) -> bool:
+    start = _LEADING.match(sql)
+    verb_at = start.end() if start else 0
+    return bool(_STATEFUL_VERB.match(sql, verb_at) or _TEMP_SCHEMA.search(sql))
+
+
+def _param(value: object, index: int) -> SqlValue:
+    # bool is an int subclass: it binds as 0/1, as SQLite has no boolean type.
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise SqlError(
+                f"integer out of range: parameter {index + 1} ({value}) does not fit in "
+                "a signed 64-bit SQLite INTEGER"
+            )
+        return value
+    if value is None or isinstance(value, float | str | bytes):
+        return value
+    if isinstance(value, bytearray | memoryview):
+        return bytes(value)
+    raise SqlError(
+        f"unsupported type for parameter {index + 1}: {type(value).__name__} "
+        "(use int, float, str, bytes or None)"
+    )
+
+
+class SqlConnection:
+    """One guest's connection: execute() one statement at a time, close() when done."""
+
+    def __init__(self, db: SqlDatabase, raw: sqlite3.Connection) -> None:
+        self._db = db
+        self._raw: sqlite3.Connection | None = raw
+        self._reusable = True
+        self._changes = 0
+        self._last_insert_rowid = 0
+
+    def __enter__(self) -> SqlConnection:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._raw is None
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._raw is not None and self._raw.in_transaction
+
+    def execute(self, sql: str, params: Sequence[SqlValue] = ()) -> QueryResult:
+        raw = self._raw
+        if raw is None:
+            raise SqlError("connection is closed")
+        if not isinstance(sql, str):
+            raise SqlError(f"statement must be str, not {type(sql).__name__}")
+        if isinstance(params, str | bytes | bytearray) or not isinstance(params, Sequence):
+            raise SqlError("parameters must be a sequence of values")
+        values = tuple(_param(v, i) for i, v in enumerate(params))
+        if _changes_connection_state(sql):
+            self._reusable = False
+        try:
+            cursor = raw.execute(sql, values)
+            try:
+                rows: list[Row] = cursor.fetchall()
+                columns = [d[0] for d in cursor.description] if cursor.description else []
+            finally:
+                cursor.close()
+            # Python's sqlite3 only tracks these for some statement shapes; ask
+            # SQLite, which has the exact per-connection values.
+            changes, rowid = raw.execute("SELECT changes(), last_insert_rowid()").fetchone()
+        except sqlite3.Error as exc:
+            raise _from_sqlite(exc) from None
+        except UnicodeEncodeError as exc:
+            raise SqlError(f"text parameter is not valid Unicode: {exc}") from None
+        self._changes, self._last_insert_rowid = changes, rowid
+        return QueryResult(columns, rows, changes, rowid)
+
+    def last_insert_rowid(self) -> int:
+        """Rowid of the most recent successful INSERT on this connection (0 if none)."""
+        return self._last_insert_rowid
+
+    def changes(self) -> int:
+        """Rows changed by the most recent INSERT/UPDATE/DELETE on this connection."""
+        return self._changes
+
+    def close(self) -> None:
+        """Give the connection back; an open transaction is rolled back, never committed."""
+        raw, self._raw = self._raw, None
+        if raw is not None:
+            self._db._release(raw, reusable=self._reusable)
+
+
+class SqlDatabase:
+    """A SQLite file and a small pool of idle connections to it."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        pool_size: int = 4,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    ) -> None:
+        if pool_size < 0:
+            raise ValueError("pool_size must not be negative")
+        self.path = Path(path)
+        self.pool_size = pool_size
+        self._busy_timeout = busy_timeout
+        self._lock = threading.Lock()  # guards the pool and counters
+        self._monitor_lock = threading.Lock()  # guards the data_version connection
+        self._idle: list[sqlite3.Connection] = []
+        self._monitor: sqlite3.Connection | None = None
+        self._opened = 0
+        self._closed = False
+        # Open one connection now so that a bad path fails here, not mid-request.
+        self._release(self._open(), reusable=True)
+
+    def __repr__(self) -> str:
+        return f"SqlDatabase({str(self.path)!r})"
+
+    def __enter__(self) -> SqlDatabase:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def idle_connections(self) -> int:
+        return len(self._idle)
+
+    @property
+    def opened_connections(self) -> int:
+        """How many SQLite connections this object has opened in all (pool misses)."""
+        return self._opened
+
+    def connect(self) -> SqlConnection:
+        with self._lock:
+            if self._closed:
+                raise SqlError(f"database {self.path} is closed")
+            raw = self._idle.pop() if self._idle else None
+        return SqlConnection(self, raw if raw is not None else self._open())
+
+    def execute(self, sql: str, params: Sequence[SqlValue] = ()) -> QueryResult:
+        """One statement on a pooled connection, in its own implicit transaction."""
+        with self.connect() as conn:
+            return conn.execute(sql, params)
+
+    def data_version(self) -> int:
+        """SQLite's `PRAGMA data_version` as one long-lived connection sees it.
+
+        The number changes whenever another connection (in any process) commits
+        a change to the file, so a replica can tell cheaply whether to look.
+        """
+        with self._monitor_lock:
+            if self._closed:
+                raise SqlError(f"database {self.path} is closed")
+            if self._monitor is None:
+                self._monitor = self._open()
+            try:
+                (version,) = self._monitor.execute("PRAGMA data_version").fetchone()
+            except sqlite3.Error as exc:
+                raise _from_sqlite(exc) from None
+        return int(version)
+
+    def close(self) -> None:
+        """Close idle connections; ones still checked out close when their user does."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        with self._monitor_lock:
+            monitor, self._monitor = self._monitor, None
+        for raw in idle:
+            raw.close()
+        if monitor is not None:
+            monitor.close()
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            raw = open_connection(self.path, busy_timeout=self._busy_timeout)
+            try:
+                raw.execute("PRAGMA foreign_keys = ON")
+                raw.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_RESET_TABLE} (x)")
+            except BaseException:
+                raw.close()
+                raise
+        except sqlite3.Error as exc:
+            raise SqlError(
+                f"cannot open database {self.path}: {exc}", getattr(exc, "sqlite_errorname", None)
+            ) from None
+        with self._lock:
+            self._opened += 1
+        return raw
+
+    def _release(self, raw: sqlite3.Connection, *, reusable: bool) -> None:
+        try:
+            if raw.in_transaction:
+                # A guest that stops mid-transaction leaves nothing applied. The
+                # connection is not reused: only a clean one goes back to the pool.
+                raw.execute("ROLLBACK")
+                reusable = False
+            if reusable:
+                for statement in _RESET:
+                    raw.execute(statement)
+        except sqlite3.Error:
+            reusable = False
+        with self._lock:
+            if reusable and not self._closed and len(self._idle) < self.pool_size:
+                self._idle.append(raw)
+                return
+        raw.close()  # closing also rolls back whatever is still open

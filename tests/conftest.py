@@ -1,0 +1,31 @@
+"""Shared fixtures: components are built once per test session (content-hashed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runtime.build import build_manifest
+from runtime.manifest import load
+
+ROOT = Path(__file__).resolve().parent.parent
+APPS = {
+    "faults": ROOT / "tests" / "apps" / "faults" / "spin.toml",
+    "todo": ROOT / "examples" / "todo" / "spin.toml",
+    "notes": ROOT / "examples" / "notes" / "spin.toml",
+    "hello": ROOT / "examples" / "hello" / "spin.toml",
+    "demo": ROOT / "spin.toml",
+}
+
+
+@pytest.fixture(scope="session")
+def built() -> dict[str, Path]:
+    """Every test app's manifest, with its components built by componentize-py.
+
+    `build_manifest` skips components whose inputs are unchanged, so a session
+    builds each distinct component at most once (and none when nothing changed).
+    """
+    for path in APPS.values():
+        build_manifest(load(path), report=lambda line: None)
+    return APPS

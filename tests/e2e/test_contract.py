@@ -1,0 +1,82 @@
+"""The built component deploys to Spin as it is: it imports only what Spin provides."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from runtime.engine import WasmEngine
+from runtime.manifest import load
+
+pytestmark = pytest.mark.e2e
+
+# Spin 3.2's `platform` world (spin:up@3.2.0): wasi:cli/imports@0.2.x, wasi:http's
+# outgoing handler, fermyon:spin/platform@2.0.0, wasi:keyvalue, wasi:config,
+# spin:postgres@3.0.0 and spin:sqlite@3.0.0.
+SPIN_PLATFORM = {
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+    "wasi:clocks/monotonic-clock",
+    "wasi:clocks/wall-clock",
+    "wasi:filesystem/types",
+    "wasi:filesystem/preopens",
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+    "wasi:random/random",
+    "wasi:random/insecure",
+    "wasi:random/insecure-seed",
+    "wasi:sockets/network",
+    "wasi:sockets/instance-network",
+    "wasi:sockets/udp",
+    "wasi:sockets/udp-create-socket",
+    "wasi:sockets/tcp",
+    "wasi:sockets/tcp-create-socket",
+    "wasi:sockets/ip-name-lookup",
+    "wasi:http/types",
+    "wasi:http/outgoing-handler",
+    "fermyon:spin/key-value@2.0.0",
+    "fermyon:spin/variables@2.0.0",
+    "fermyon:spin/sqlite@2.0.0",
+    "fermyon:spin/llm@2.0.0",
+    "fermyon:spin/redis@2.0.0",
+    "fermyon:spin/mqtt@2.0.0",
+    "fermyon:spin/postgres@2.0.0",
+    "fermyon:spin/mysql@2.0.0",
+    "fermyon:spin/rdbms-types@2.0.0",
+    "spin:sqlite/sqlite@3.0.0",
+    "spin:postgres/postgres@3.0.0",
+}
+
+
+def _allowed(name: str) -> bool:
+    # wasi 0.2.x interfaces are semver-compatible: any 0.2 minor is what Spin links.
+    if m := re.fullmatch(r"(wasi:[a-z-]+/[a-z-]+)@0\.2\.\d+", name):
+        return m.group(1) in SPIN_PLATFORM
+    return name in SPIN_PLATFORM
+
+
+@pytest.mark.parametrize("app", ["todo", "notes", "faults"])
+def test_imports_only_spin_platform_and_exports_incoming_handler(built, app) -> None:
+    engine = WasmEngine()
+    for spec in load(built[app]).components.values():
+        component = engine.load(spec.source)
+        imports = list(component.type.imports(engine.engine))
+        exports = list(component.type.exports(engine.engine))
+        assert imports, "a component with no imports cannot be a Python app"
+        assert [name for name in imports if not _allowed(name)] == []
+        assert "wasi:http/incoming-handler@0.2.0" in exports
+        assert "edge:runtime/dispatch@0.1.0" in exports
+        raw = spec.source.read_bytes()
+        # The binary names WASI 0.2.0 (Spin's fermyon:spin/platform@2.0.0 includes it).
+        assert b"wasi:http/incoming-handler@0.2.0" in raw
+        assert not re.search(rb"wasi:[a-z-]+/[a-z-]+@0\.3", raw)

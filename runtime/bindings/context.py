@@ -12,13 +12,9 @@ import itertools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from wasmtime import component as wc
-
-
-class Closable(Protocol):
-    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -49,10 +45,15 @@ _reps = itertools.count(1)
 class CallContext:
     services: HostServices
     resources: dict[int, Any] = field(default_factory=dict)
+    # Reps whose object belongs to this call and is closed with it (SQL
+    # connections); the others (shared KV stores) are only forgotten.
+    owned: set[int] = field(default_factory=set)
 
-    def add_resource(self, obj: Any, type_id: int) -> wc.ResourceHost:
+    def add_resource(self, obj: Any, type_id: int, *, owned: bool) -> wc.ResourceHost:
         rep = next(_reps) & 0xFFFFFFFF
         self.resources[rep] = obj
+        if owned:
+            self.owned.add(rep)
         return wc.ResourceHost.own(rep, type_id)
 
     def resource(self, handle: wc.ResourceAny, store: Any) -> Any:
@@ -66,7 +67,8 @@ class CallContext:
 
     def drop_resource(self, rep: int) -> None:
         obj = self.resources.pop(rep, None)
-        if obj is not None and hasattr(obj, "close"):
+        if rep in self.owned:
+            self.owned.discard(rep)
             obj.close()
 
     def close(self) -> None:

@@ -26,7 +26,7 @@ def open_store(store: Any, label: str) -> Any:
         kv = ctx.services.open_kv(label)
     except LookupError:
         return _err("no-such-store")
-    return ctx.add_resource(kv, STORE_TYPE)
+    return ctx.add_resource(kv, STORE_TYPE, owned=False)
 
 
 def get(store: Any, handle: wc.ResourceAny, key: str) -> bytes | None:
@@ -62,7 +62,7 @@ def get_keys(store: Any, handle: wc.ResourceAny) -> list[str]:
 
 def drop(store: Any, rep: int) -> None:
     # Stores are shared per region and label: dropping the handle forgets it only.
-    current().resources.pop(rep, None)
+    current().drop_resource(rep)
 
 
 def add_to_linker(root: wc.LinkerInstance) -> None:

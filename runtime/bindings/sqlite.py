@@ -34,7 +34,7 @@ def open_connection(store: Any, database: str) -> Any:
         return wc.Variant("no-such-database")
     except SqlError as exc:
         return wc.Variant("io", str(exc))
-    return ctx.add_resource(conn, CONNECTION_TYPE)
+    return ctx.add_resource(conn, CONNECTION_TYPE, owned=True)
 
 
 def _param(value: Any) -> Any:

@@ -204,22 +204,30 @@ class TestValidManifest:
         with pytest.raises(dataclasses.FrozenInstanceError):
             m.components["web"].source = Path("x")  # type: ignore[misc]
 
-    def test_inline_trigger_component_of_another_trigger_type_is_kept(
-        self, tmp_path: Path
-    ) -> None:
-        text = GOOD + '\n[[trigger.cron]]\ncron_expression = "* * * * *"\n' \
+    def test_inline_trigger_component_of_another_trigger_type_is_kept(self, tmp_path: Path) -> None:
+        text = (
+            GOOD + '\n[[trigger.cron]]\ncron_expression = "* * * * *"\n'
             'component = { source = "cron.wasm" }\n'
+        )
         m = load(write(tmp_path, text))
         assert m.other_triggers["cron"][0]["component"] == {"source": "cron.wasm"}
         assert m.routes() == [("/...", "web")]
 
     def test_exact_and_parameter_routes(self, tmp_path: Path) -> None:
-        text = HEAD + COMPONENT + "".join(
-            f'\n[[trigger.http]]\nroute = "{r}"\ncomponent = "web"\n'
-            for r in ["/", "/a", "/a/:id", "/a/:id/b/...", "/b/*"]
+        text = (
+            HEAD
+            + COMPONENT
+            + "".join(
+                f'\n[[trigger.http]]\nroute = "{r}"\ncomponent = "web"\n'
+                for r in ["/", "/a", "/a/:id", "/a/:id/b/...", "/b/*"]
+            )
         )
         assert [r for r, _ in load(write(tmp_path, text)).routes()] == [
-            "/", "/a", "/a/:id", "/a/:id/b/...", "/b/*"
+            "/",
+            "/a",
+            "/a/:id",
+            "/a/:id/b/...",
+            "/b/*",
         ]
 
     def test_http_executor_alias(self, tmp_path: Path) -> None:
@@ -228,8 +236,15 @@ class TestValidManifest:
         )
         assert load(write(tmp_path, text)).http_triggers[0].executor == "http"
 
-    @pytest.mark.parametrize("path", ["spin.toml", "examples/todo/spin.toml",
-                                      "examples/notes/spin.toml", "examples/hello/spin.toml"])
+    @pytest.mark.parametrize(
+        "path",
+        [
+            "spin.toml",
+            "examples/todo/spin.toml",
+            "examples/notes/spin.toml",
+            "examples/hello/spin.toml",
+        ],
+    )
     def test_the_repository_manifests_load(self, path: str) -> None:
         m = load(REPO / path)
         assert m.routes(), f"{path} serves no route"
@@ -240,178 +255,463 @@ class TestValidManifest:
 
 # (name, manifest text, expected key, fragment of the message)
 BAD: list[tuple[str, str, str, str]] = [
-    ("version missing", '[application]\nname = "a"\n' + TRIGGER + COMPONENT,
-     "spin_manifest_version", "spin_manifest_version = 2"),
-    ("version 1", 'spin_manifest_version = "1"\nname = "a"\n',
-     "spin_manifest_version", "version 1 manifest"),
+    (
+        "version missing",
+        '[application]\nname = "a"\n' + TRIGGER + COMPONENT,
+        "spin_manifest_version",
+        "spin_manifest_version = 2",
+    ),
+    (
+        "version 1",
+        'spin_manifest_version = "1"\nname = "a"\n',
+        "spin_manifest_version",
+        "version 1 manifest",
+    ),
     ("oldest version key", 'spin_version = "1"\nname = "a"\n', "spin_version", "version 1"),
-    ("version as string", GOOD.replace("= 2", '= "2"'),
-     "spin_manifest_version", 'not the string "2"'),
-    ("version 3", GOOD.replace("= 2", "= 3"), "spin_manifest_version",
-     "unsupported manifest version 3"),
-    ("version bool", GOOD.replace("= 2", "= true"), "spin_manifest_version",
-     "unsupported manifest version true"),
+    (
+        "version as string",
+        GOOD.replace("= 2", '= "2"'),
+        "spin_manifest_version",
+        'not the string "2"',
+    ),
+    (
+        "version 3",
+        GOOD.replace("= 2", "= 3"),
+        "spin_manifest_version",
+        "unsupported manifest version 3",
+    ),
+    (
+        "version bool",
+        GOOD.replace("= 2", "= true"),
+        "spin_manifest_version",
+        "unsupported manifest version true",
+    ),
     ("unknown top-level key", "colour = 1\n" + GOOD, "colour", "unknown key in the manifest"),
-    ("application missing", "spin_manifest_version = 2\n" + TRIGGER + COMPONENT,
-     "application", "missing"),
-    ("application name missing", GOOD.replace('name = "app"\n', 'version = "1"\n'),
-     "application.name", "missing"),
-    ("application name wrong type", GOOD.replace('name = "app"', "name = 7"),
-     "application.name", "expected a string, found an integer"),
-    ("application name empty", GOOD.replace('name = "app"', 'name = ""'),
-     "application.name", "must not be empty"),
-    ("authors a string", GOOD.replace('name = "app"', 'name = "app"\nauthors = "me"'),
-     "application.authors", "expected an array of strings, found a string"),
-    ("application typo", GOOD.replace('name = "app"', 'name = "app"\ndescripton = "x"'),
-     "application.descripton", "did you mean 'description'"),
-    ("http base", GOOD + '\n[application.trigger.http]\nbase = "/api"\n',
-     "application.trigger.http.base", "prepend '/api'"),
-    ("http app trigger unknown key", GOOD + "\n[application.trigger.http]\nport = 1\n",
-     "application.trigger.http.port", "unknown key"),
-    ("variable name uppercase", GOOD + '\n[variables]\nAPI_KEY = { default = "x" }\n',
-     "variables.API_KEY", "must be all lowercase"),
-    ("variable name kebab", GOOD + '\n[variables]\napi-key = { default = "x" }\n',
-     "variables.api-key", "separated with '_', not '-'"),
-    ("variable name digit word", GOOD + '\n[variables]\nkey_1 = { default = "x" }\n',
-     "variables.key_1", "must start with an ASCII letter"),
-    ("variable required with default",
-     GOOD + '\n[variables]\ntoken = { required = true, default = "x" }\n',
-     "variables.token", "must not have a default"),
-    ("variable neither required nor default", GOOD + "\n[variables]\ntoken = { secret = true }\n",
-     "variables.token", "needs a `default"),
-    ("variable not a table", GOOD + '\n[variables]\ntoken = "x"\n',
-     "variables.token", "expected a table, found a string"),
-    ("variable default not a string", GOOD + "\n[variables]\nport = { default = 80 }\n",
-     "variables.port.default", "expected a string, found an integer"),
-    ("variable required not a bool", GOOD + '\n[variables]\nx = { required = "yes" }\n',
-     "variables.x.required", "expected a boolean"),
-    ("variable typo", GOOD + '\n[variables]\nx = { default = "a", secrett = true }\n',
-     "variables.x.secrett", "did you mean 'secret'"),
-    ("component id snake", HEAD + TRIGGER.replace('"web"', '"my-web"') +
-     '\n[component.my_web]\nsource = "w.wasm"\n',
-     "component.my_web", "separated with '-', not '_'"),
-    ("component id mixed case", HEAD + '\n[component.myWeb]\nsource = "w.wasm"\n' + TRIGGER,
-     "component.myWeb", "all lowercase or all UPPERCASE"),
-    ("source missing", HEAD + TRIGGER + '\n[component.web]\ndescription = "x"\n',
-     "component.web.source", "missing"),
-    ("source url", HEAD + TRIGGER +
-     '\n[component.web]\nsource = { url = "https://x.test/a.wasm", digest = "sha256:00" }\n',
-     "component.web.source", "from a URL is not supported"),
-    ("source registry", HEAD + TRIGGER +
-     '\n[component.web]\nsource = { registry = "r.test", package = "a:b", version = "1" }\n',
-     "component.web.source", "from a registry is not supported"),
-    ("source wrong type", HEAD + TRIGGER + "\n[component.web]\nsource = 1\n",
-     "component.web.source", "expected a string, found an integer"),
-    ("source empty", HEAD + TRIGGER + '\n[component.web]\nsource = ""\n',
-     "component.web.source", "must not be empty"),
-    ("kv stores a string", GOOD + 'key_value_stores = "default"\n',
-     "component.web.key_value_stores", 'found a string (write ["default"])'),
-    ("kv store not a string", GOOD + "key_value_stores = [1]\n",
-     "component.web.key_value_stores[0]", "expected a string, found an integer"),
-    ("kv store bad label", GOOD + 'key_value_stores = ["my store"]\n',
-     "component.web.key_value_stores[0]", "invalid key-value store label 'my store'"),
-    ("sqlite a string", GOOD + 'sqlite_databases = "default"\n',
-     "component.web.sqlite_databases", "expected an array of strings"),
-    ("sqlite a table", GOOD + "sqlite_databases = { default = true }\n",
-     "component.web.sqlite_databases", "expected an array of strings, found a table"),
-    ("component typo", GOOD + 'key_value_store = ["default"]\n',
-     "component.web.key_value_store", "did you mean 'key_value_stores'"),
-    ("template names undeclared variable",
-     GOOD + '\n[component.web.variables]\napi_url = "https://{{ api_host }}/v1"\n',
-     "component.web.variables.api_url", "{{ api_host }} names no application variable"),
-    ("template unmatched braces",
-     GOOD + '\n[variables]\nh = { default = "x" }\n[component.web.variables]\nu = "{{ h"\n',
-     "component.web.variables.u", "unmatched '{{'"),
-    ("component variable name", GOOD + '\n[component.web.variables]\napiKey = "x"\n',
-     "component.web.variables.apiKey", "invalid variable name 'apiKey'"),
-    ("component variable value", GOOD + "\n[component.web.variables]\nport = 80\n",
-     "component.web.variables.port", "expected a string, found an integer"),
-    ("component variables not a table", GOOD + 'variables = ["a"]\n',
-     "component.web.variables", "expected a table, found an array"),
-    ("outbound host names undeclared variable",
-     GOOD + 'allowed_outbound_hosts = ["https://{{ host }}"]\n',
-     "component.web.allowed_outbound_hosts[0]", "{{ host }} names no application variable"),
-    ("environment value", GOOD + "environment = { PORT = 80 }\n",
-     "component.web.environment.PORT", "expected a string, found an integer"),
-    ("files relative destination", GOOD + 'files = [{ source = "a", destination = "b" }]\n',
-     "component.web.files[0].destination", "must be absolute"),
-    ("files entry missing destination", GOOD + 'files = [{ source = "a" }]\n',
-     "component.web.files[0].destination", "missing"),
-    ("files entry wrong type", GOOD + "files = [1]\n",
-     "component.web.files[0]", "a string or a { source, destination } table"),
-    ("dependencies", GOOD + '\n[component.web.dependencies]\n"a:b/c" = "1.0"\n',
-     "component.web.dependencies", "not supported"),
-    ("build without command", GOOD + '\n[component.web.build]\nwatch = ["*.py"]\n',
-     "component.web.build.command", "missing"),
-    ("build command wrong type", GOOD + "\n[component.web.build]\ncommand = 1\n",
-     "component.web.build.command", "expected a string or an array of strings"),
-    ("build command empty", GOOD + '\n[component.web.build]\ncommand = " "\n',
-     "component.web.build.command", "must not be empty"),
-    ("build command list item", GOOD + '\n[component.web.build]\ncommand = ["a", 2]\n',
-     "component.web.build.command[1]", "expected a string, found an integer"),
-    ("build workdir type", GOOD + '\n[component.web.build]\ncommand = "x"\nworkdir = 1\n',
-     "component.web.build.workdir", "expected a string"),
-    ("build typo", GOOD + '\n[component.web.build]\ncommand = "x"\nwokdir = "a"\n',
-     "component.web.build.wokdir", "did you mean 'workdir'"),
+    (
+        "application missing",
+        "spin_manifest_version = 2\n" + TRIGGER + COMPONENT,
+        "application",
+        "missing",
+    ),
+    (
+        "application name missing",
+        GOOD.replace('name = "app"\n', 'version = "1"\n'),
+        "application.name",
+        "missing",
+    ),
+    (
+        "application name wrong type",
+        GOOD.replace('name = "app"', "name = 7"),
+        "application.name",
+        "expected a string, found an integer",
+    ),
+    (
+        "application name empty",
+        GOOD.replace('name = "app"', 'name = ""'),
+        "application.name",
+        "must not be empty",
+    ),
+    (
+        "authors a string",
+        GOOD.replace('name = "app"', 'name = "app"\nauthors = "me"'),
+        "application.authors",
+        "expected an array of strings, found a string",
+    ),
+    (
+        "application typo",
+        GOOD.replace('name = "app"', 'name = "app"\ndescripton = "x"'),
+        "application.descripton",
+        "did you mean 'description'",
+    ),
+    (
+        "http base",
+        GOOD + '\n[application.trigger.http]\nbase = "/api"\n',
+        "application.trigger.http.base",
+        "prepend '/api'",
+    ),
+    (
+        "http app trigger unknown key",
+        GOOD + "\n[application.trigger.http]\nport = 1\n",
+        "application.trigger.http.port",
+        "unknown key",
+    ),
+    (
+        "variable name uppercase",
+        GOOD + '\n[variables]\nAPI_KEY = { default = "x" }\n',
+        "variables.API_KEY",
+        "must be all lowercase",
+    ),
+    (
+        "variable name kebab",
+        GOOD + '\n[variables]\napi-key = { default = "x" }\n',
+        "variables.api-key",
+        "separated with '_', not '-'",
+    ),
+    (
+        "variable name digit word",
+        GOOD + '\n[variables]\nkey_1 = { default = "x" }\n',
+        "variables.key_1",
+        "must start with an ASCII letter",
+    ),
+    (
+        "variable required with default",
+        GOOD + '\n[variables]\ntoken = { required = true, default = "x" }\n',
+        "variables.token",
+        "must not have a default",
+    ),
+    (
+        "variable neither required nor default",
+        GOOD + "\n[variables]\ntoken = { secret = true }\n",
+        "variables.token",
+        "needs a `default",
+    ),
+    (
+        "variable not a table",
+        GOOD + '\n[variables]\ntoken = "x"\n',
+        "variables.token",
+        "expected a table, found a string",
+    ),
+    (
+        "variable default not a string",
+        GOOD + "\n[variables]\nport = { default = 80 }\n",
+        "variables.port.default",
+        "expected a string, found an integer",
+    ),
+    (
+        "variable required not a bool",
+        GOOD + '\n[variables]\nx = { required = "yes" }\n',
+        "variables.x.required",
+        "expected a boolean",
+    ),
+    (
+        "variable typo",
+        GOOD + '\n[variables]\nx = { default = "a", secrett = true }\n',
+        "variables.x.secrett",
+        "did you mean 'secret'",
+    ),
+    (
+        "component id snake",
+        HEAD + TRIGGER.replace('"web"', '"my-web"') + '\n[component.my_web]\nsource = "w.wasm"\n',
+        "component.my_web",
+        "separated with '-', not '_'",
+    ),
+    (
+        "component id mixed case",
+        HEAD + '\n[component.myWeb]\nsource = "w.wasm"\n' + TRIGGER,
+        "component.myWeb",
+        "all lowercase or all UPPERCASE",
+    ),
+    (
+        "source missing",
+        HEAD + TRIGGER + '\n[component.web]\ndescription = "x"\n',
+        "component.web.source",
+        "missing",
+    ),
+    (
+        "source url",
+        HEAD
+        + TRIGGER
+        + '\n[component.web]\nsource = { url = "https://x.test/a.wasm", digest = "sha256:00" }\n',
+        "component.web.source",
+        "from a URL is not supported",
+    ),
+    (
+        "source registry",
+        HEAD
+        + TRIGGER
+        + '\n[component.web]\nsource = { registry = "r.test", package = "a:b", version = "1" }\n',
+        "component.web.source",
+        "from a registry is not supported",
+    ),
+    (
+        "source wrong type",
+        HEAD + TRIGGER + "\n[component.web]\nsource = 1\n",
+        "component.web.source",
+        "expected a string, found an integer",
+    ),
+    (
+        "source empty",
+        HEAD + TRIGGER + '\n[component.web]\nsource = ""\n',
+        "component.web.source",
+        "must not be empty",
+    ),
+    (
+        "kv stores a string",
+        GOOD + 'key_value_stores = "default"\n',
+        "component.web.key_value_stores",
+        'found a string (write ["default"])',
+    ),
+    (
+        "kv store not a string",
+        GOOD + "key_value_stores = [1]\n",
+        "component.web.key_value_stores[0]",
+        "expected a string, found an integer",
+    ),
+    (
+        "kv store bad label",
+        GOOD + 'key_value_stores = ["my store"]\n',
+        "component.web.key_value_stores[0]",
+        "invalid key-value store label 'my store'",
+    ),
+    (
+        "sqlite a string",
+        GOOD + 'sqlite_databases = "default"\n',
+        "component.web.sqlite_databases",
+        "expected an array of strings",
+    ),
+    (
+        "sqlite a table",
+        GOOD + "sqlite_databases = { default = true }\n",
+        "component.web.sqlite_databases",
+        "expected an array of strings, found a table",
+    ),
+    (
+        "component typo",
+        GOOD + 'key_value_store = ["default"]\n',
+        "component.web.key_value_store",
+        "did you mean 'key_value_stores'",
+    ),
+    (
+        "template names undeclared variable",
+        GOOD + '\n[component.web.variables]\napi_url = "https://{{ api_host }}/v1"\n',
+        "component.web.variables.api_url",
+        "{{ api_host }} names no application variable",
+    ),
+    (
+        "template unmatched braces",
+        GOOD + '\n[variables]\nh = { default = "x" }\n[component.web.variables]\nu = "{{ h"\n',
+        "component.web.variables.u",
+        "unmatched '{{'",
+    ),
+    (
+        "component variable name",
+        GOOD + '\n[component.web.variables]\napiKey = "x"\n',
+        "component.web.variables.apiKey",
+        "invalid variable name 'apiKey'",
+    ),
+    (
+        "component variable value",
+        GOOD + "\n[component.web.variables]\nport = 80\n",
+        "component.web.variables.port",
+        "expected a string, found an integer",
+    ),
+    (
+        "component variables not a table",
+        GOOD + 'variables = ["a"]\n',
+        "component.web.variables",
+        "expected a table, found an array",
+    ),
+    (
+        "outbound host names undeclared variable",
+        GOOD + 'allowed_outbound_hosts = ["https://{{ host }}"]\n',
+        "component.web.allowed_outbound_hosts[0]",
+        "{{ host }} names no application variable",
+    ),
+    (
+        "environment value",
+        GOOD + "environment = { PORT = 80 }\n",
+        "component.web.environment.PORT",
+        "expected a string, found an integer",
+    ),
+    (
+        "files relative destination",
+        GOOD + 'files = [{ source = "a", destination = "b" }]\n',
+        "component.web.files[0].destination",
+        "must be absolute",
+    ),
+    (
+        "files entry missing destination",
+        GOOD + 'files = [{ source = "a" }]\n',
+        "component.web.files[0].destination",
+        "missing",
+    ),
+    (
+        "files entry wrong type",
+        GOOD + "files = [1]\n",
+        "component.web.files[0]",
+        "a string or a { source, destination } table",
+    ),
+    (
+        "dependencies",
+        GOOD + '\n[component.web.dependencies]\n"a:b/c" = "1.0"\n',
+        "component.web.dependencies",
+        "not supported",
+    ),
+    (
+        "build without command",
+        GOOD + '\n[component.web.build]\nwatch = ["*.py"]\n',
+        "component.web.build.command",
+        "missing",
+    ),
+    (
+        "build command wrong type",
+        GOOD + "\n[component.web.build]\ncommand = 1\n",
+        "component.web.build.command",
+        "expected a string or an array of strings",
+    ),
+    (
+        "build command empty",
+        GOOD + '\n[component.web.build]\ncommand = " "\n',
+        "component.web.build.command",
+        "must not be empty",
+    ),
+    (
+        "build command list item",
+        GOOD + '\n[component.web.build]\ncommand = ["a", 2]\n',
+        "component.web.build.command[1]",
+        "expected a string, found an integer",
+    ),
+    (
+        "build workdir type",
+        GOOD + '\n[component.web.build]\ncommand = "x"\nworkdir = 1\n',
+        "component.web.build.workdir",
+        "expected a string",
+    ),
+    (
+        "build typo",
+        GOOD + '\n[component.web.build]\ncommand = "x"\nwokdir = "a"\n',
+        "component.web.build.wokdir",
+        "did you mean 'workdir'",
+    ),
     ("triggers missing", HEAD + COMPONENT, "trigger", "missing"),
-    ("http trigger as a table", HEAD + COMPONENT + '\n[trigger.http]\nroute = "/"\n'
-     'component = "web"\n', "trigger.http", "write [[trigger.http]]"),
-    ("route missing", HEAD + COMPONENT + '\n[[trigger.http]]\ncomponent = "web"\n',
-     "trigger.http[0].route", "missing"),
-    ("route without slash", GOOD.replace('route = "/..."', 'route = "api/..."'),
-     "trigger.http[0].route", "must start with '/'"),
-    ("route private false", GOOD.replace('route = "/..."', "route = { private = false }"),
-     "trigger.http[0].route", "{ private = true }"),
-    ("route private typo", GOOD.replace('route = "/..."', "route = { privat = true }"),
-     "trigger.http[0].route.privat", "did you mean 'private'"),
-    ("route wrong type", GOOD.replace('route = "/..."', "route = 5"),
-     "trigger.http[0].route", "expected a route string"),
-    ("route inner wildcard", GOOD.replace('route = "/..."', 'route = "/a/.../b"'),
-     "trigger.http[0].route", "'...' may only be the whole last segment"),
-    ("route with a query", GOOD.replace('route = "/..."', 'route = "/a?b=1"'),
-     "trigger.http[0].route", "without spaces, query or fragment"),
-    ("route with empty parameter", GOOD.replace('route = "/..."', 'route = "/a/:"'),
-     "trigger.http[0].route", "invalid parameter ':'"),
-    ("route repeats a parameter", GOOD.replace('route = "/..."', 'route = "/:id/:id"'),
-     "trigger.http[0].route", "appears twice"),
-    ("inline component", HEAD + '\n[[trigger.http]]\nroute = "/"\n'
-     'component = { source = "w.wasm" }\n', "trigger.http[0].component",
-     "inline component tables are not supported"),
-    ("unknown component", GOOD.replace('component = "web"', 'component = "api"'),
-     "trigger.http[0].component", "no [component.api] in the manifest (components: web)"),
-    ("component of trigger missing", HEAD + COMPONENT + '\n[[trigger.http]]\nroute = "/"\n',
-     "trigger.http[0].component", "missing"),
-    ("component of trigger bad id", GOOD.replace('component = "web"', 'component = "web_1"'),
-     "trigger.http[0].component", "invalid component id 'web_1'"),
-    ("unknown component of another trigger type",
-     GOOD + '\n[[trigger.redis]]\nchannel = "c"\ncomponent = "nope"\n',
-     "trigger.redis[0].component", "no [component.nope]"),
-    ("duplicate route", GOOD + '\n[[trigger.http]]\nroute = "/..."\ncomponent = "web"\n',
-     "trigger.http[1].route", "also the route of trigger.http[0] (component 'web')"),
-    ("duplicate route modulo trailing slash",
-     HEAD + COMPONENT + '\n[[trigger.http]]\nroute = "/a"\ncomponent = "web"\n'
-     '\n[[trigger.http]]\nroute = "/b"\ncomponent = "web"\n'
-     '\n[[trigger.http]]\nroute = "/a/"\ncomponent = "web"\n',
-     "trigger.http[2].route", "trigger.http[0]"),
-    ("wagi executor", GOOD.replace('component = "web"\n',
-                                   'component = "web"\nexecutor = { type = "wagi" }\n'),
-     "trigger.http[0].executor.type", "Wagi executor is not supported"),
-    ("unknown executor", GOOD.replace('component = "web"\n',
-                                      'component = "web"\nexecutor = { type = "cgi" }\n'),
-     "trigger.http[0].executor.type", "unknown executor 'cgi'"),
-    ("executor without type", GOOD.replace('component = "web"\n',
-                                           'component = "web"\nexecutor = {}\n'),
-     "trigger.http[0].executor.type", "missing"),
-    ("trigger typo", GOOD.replace('route = "/..."', 'route = "/..."\nrout = "/x"'),
-     "trigger.http[0].rout", "did you mean 'route'"),
-    ("static response", GOOD.replace('route = "/..."', 'route = "/..."\n'
-                                     "static_response = { status_code = 404 }"),
-     "trigger.http[0].static_response", "not supported"),
+    (
+        "http trigger as a table",
+        HEAD + COMPONENT + '\n[trigger.http]\nroute = "/"\ncomponent = "web"\n',
+        "trigger.http",
+        "write [[trigger.http]]",
+    ),
+    (
+        "route missing",
+        HEAD + COMPONENT + '\n[[trigger.http]]\ncomponent = "web"\n',
+        "trigger.http[0].route",
+        "missing",
+    ),
+    (
+        "route without slash",
+        GOOD.replace('route = "/..."', 'route = "api/..."'),
+        "trigger.http[0].route",
+        "must start with '/'",
+    ),
+    (
+        "route private false",
+        GOOD.replace('route = "/..."', "route = { private = false }"),
+        "trigger.http[0].route",
+        "{ private = true }",
+    ),
+    (
+        "route private typo",
+        GOOD.replace('route = "/..."', "route = { privat = true }"),
+        "trigger.http[0].route.privat",
+        "did you mean 'private'",
+    ),
+    (
+        "route wrong type",
+        GOOD.replace('route = "/..."', "route = 5"),
+        "trigger.http[0].route",
+        "expected a route string",
+    ),
+    (
+        "route inner wildcard",
+        GOOD.replace('route = "/..."', 'route = "/a/.../b"'),
+        "trigger.http[0].route",
+        "'...' may only be the whole last segment",
+    ),
+    (
+        "route with a query",
+        GOOD.replace('route = "/..."', 'route = "/a?b=1"'),
+        "trigger.http[0].route",
+        "without spaces, query or fragment",
+    ),
+    (
+        "route with empty parameter",
+        GOOD.replace('route = "/..."', 'route = "/a/:"'),
+        "trigger.http[0].route",
+        "invalid parameter ':'",
+    ),
+    (
+        "route repeats a parameter",
+        GOOD.replace('route = "/..."', 'route = "/:id/:id"'),
+        "trigger.http[0].route",
+        "appears twice",
+    ),
+    (
+        "inline component",
+        HEAD + '\n[[trigger.http]]\nroute = "/"\ncomponent = { source = "w.wasm" }\n',
+        "trigger.http[0].component",
+        "inline component tables are not supported",
+    ),
+    (
+        "unknown component",
+        GOOD.replace('component = "web"', 'component = "api"'),
+        "trigger.http[0].component",
+        "no [component.api] in the manifest (components: web)",
+    ),
+    (
+        "component of trigger missing",
+        HEAD + COMPONENT + '\n[[trigger.http]]\nroute = "/"\n',
+        "trigger.http[0].component",
+        "missing",
+    ),
+    (
+        "component of trigger bad id",
+        GOOD.replace('component = "web"', 'component = "web_1"'),
+        "trigger.http[0].component",
+        "invalid component id 'web_1'",
+    ),
+    (
+        "unknown component of another trigger type",
+        GOOD + '\n[[trigger.redis]]\nchannel = "c"\ncomponent = "nope"\n',
+        "trigger.redis[0].component",
+        "no [component.nope]",
+    ),
+    (
+        "duplicate route",
+        GOOD + '\n[[trigger.http]]\nroute = "/..."\ncomponent = "web"\n',
+        "trigger.http[1].route",
+        "also the route of trigger.http[0] (component 'web')",
+    ),
+    (
+        "duplicate route modulo trailing slash",
+        HEAD + COMPONENT + '\n[[trigger.http]]\nroute = "/a"\ncomponent = "web"\n'
+        '\n[[trigger.http]]\nroute = "/b"\ncomponent = "web"\n'
+        '\n[[trigger.http]]\nroute = "/a/"\ncomponent = "web"\n',
+        "trigger.http[2].route",
+        "trigger.http[0]",
+    ),
+    (
+        "wagi executor",
+        GOOD.replace('component = "web"\n', 'component = "web"\nexecutor = { type = "wagi" }\n'),
+        "trigger.http[0].executor.type",
+        "Wagi executor is not supported",
+    ),
+    (
+        "unknown executor",
+        GOOD.replace('component = "web"\n', 'component = "web"\nexecutor = { type = "cgi" }\n'),
+        "trigger.http[0].executor.type",
+        "unknown executor 'cgi'",
+    ),
+    (
+        "executor without type",
+        GOOD.replace('component = "web"\n', 'component = "web"\nexecutor = {}\n'),
+        "trigger.http[0].executor.type",
+        "missing",
+    ),
+    (
+        "trigger typo",
+        GOOD.replace('route = "/..."', 'route = "/..."\nrout = "/x"'),
+        "trigger.http[0].rout",
+        "did you mean 'route'",
+    ),
+    (
+        "static response",
+        GOOD.replace('route = "/..."', 'route = "/..."\nstatic_response = { status_code = 404 }'),
+        "trigger.http[0].static_response",
+        "not supported",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("text", "key", "fragment"), [c[1:] for c in BAD],
-                         ids=[c[0] for c in BAD])
+@pytest.mark.parametrize(("text", "key", "fragment"), [c[1:] for c in BAD], ids=[c[0] for c in BAD])
 def test_bad_manifest(tmp_path: Path, text: str, key: str, fragment: str) -> None:
     err = load_error(tmp_path, text)
     assert err.key == key
@@ -436,8 +736,10 @@ class TestErrorLocation:
         assert str(err).startswith(f"{tmp_path / 'spin.toml'}:{err.line}: ")
 
     def test_line_of_the_second_http_trigger(self, tmp_path: Path) -> None:
-        text = HEAD + COMPONENT + '\n[[trigger.http]]\nroute = "/a"\ncomponent = "web"\n' \
+        text = (
+            HEAD + COMPONENT + '\n[[trigger.http]]\nroute = "/a"\ncomponent = "web"\n'
             '\n[[trigger.http]]\nroute = "b"\ncomponent = "web"\n'
+        )
         err = load_error(tmp_path, text)
         assert err.key == "trigger.http[1].route"
         assert text.splitlines()[err.line - 1] == 'route = "b"'  # type: ignore[operator]
@@ -453,8 +755,10 @@ class TestErrorLocation:
         assert text.splitlines()[err.line - 1].startswith("token =")  # type: ignore[operator]
 
     def test_multiline_strings_are_skipped(self, tmp_path: Path) -> None:
-        text = GOOD.replace('name = "app"', 'name = "app"\ndescription = """\nsource = 1\n"""') \
+        text = (
+            GOOD.replace('name = "app"', 'name = "app"\ndescription = """\nsource = 1\n"""')
             + "source2 = 1\n"
+        )
         err = load_error(tmp_path, text)
         assert err.key == "component.web.source2"
         assert text.splitlines()[err.line - 1] == "source2 = 1"  # type: ignore[operator]
@@ -516,7 +820,10 @@ class TestManifestError:
         err = ManifestError(Path("spin.toml"), "trigger.http[1].route", "bad", line=9)
         again = pickle.loads(pickle.dumps(err))
         assert (again.file, again.key, again.message, again.line) == (
-            err.file, err.key, err.message, err.line
+            err.file,
+            err.key,
+            err.message,
+            err.line,
         )
         assert str(again) == str(err)
 
@@ -526,16 +833,19 @@ class TestNames:
     def test_good_component_ids(self, name: str) -> None:
         assert kebab_problem(name) is None
 
-    @pytest.mark.parametrize(("name", "why"), [
-        ("", "empty"),
-        ("my_web", "not '_'"),
-        ("1-2-3", "start with an ASCII letter"),
-        ("web--x", "must not be empty"),
-        ("-web", "must not be empty"),
-        ("myWeb", "all lowercase or all UPPERCASE"),
-        ("wéb", "only ASCII letters and digits"),
-        ("a.b", "only ASCII letters and digits"),
-    ])
+    @pytest.mark.parametrize(
+        ("name", "why"),
+        [
+            ("", "empty"),
+            ("my_web", "not '_'"),
+            ("1-2-3", "start with an ASCII letter"),
+            ("web--x", "must not be empty"),
+            ("-web", "must not be empty"),
+            ("myWeb", "all lowercase or all UPPERCASE"),
+            ("wéb", "only ASCII letters and digits"),
+            ("a.b", "only ASCII letters and digits"),
+        ],
+    )
     def test_bad_component_ids(self, name: str, why: str) -> None:
         problem = kebab_problem(name)
         assert problem is not None and why in problem
@@ -563,12 +873,18 @@ class TestNames:
 
 def test_format_key() -> None:
     assert format_key(("trigger", "http", 1, "route")) == "trigger.http[1].route"
-    assert format_key(("component", "web", "environment", "A.B")) == \
-        'component.web.environment."A.B"'
+    assert (
+        format_key(("component", "web", "environment", "A.B")) == 'component.web.environment."A.B"'
+    )
     assert format_key(()) == ""
 
 
 def test_manifest_can_be_built_by_hand(tmp_path: Path) -> None:
-    m = Manifest(path=tmp_path / "spin.toml", root=tmp_path, name="x",
-                 http_triggers=[HttpTrigger("/a", "c")], base="/api/")
+    m = Manifest(
+        path=tmp_path / "spin.toml",
+        root=tmp_path,
+        name="x",
+        http_triggers=[HttpTrigger("/a", "c")],
+        base="/api/",
+    )
     assert m.routes() == [("/api/a", "c")]

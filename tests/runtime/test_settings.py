@@ -161,13 +161,16 @@ class TestPrecedence:
 
 
 class TestRegions:
-    @pytest.mark.parametrize(("value", "regions"), [
-        ("us-east,eu-west", ["us-east", "eu-west"]),
-        (" us-east , eu-west ", ["us-east", "eu-west"]),
-        ("solo", ["solo"]),
-        ("US-East,eu1", ["us-east", "eu1"]),
-        ('["x", "y"]', ["x", "y"]),
-    ])
+    @pytest.mark.parametrize(
+        ("value", "regions"),
+        [
+            ("us-east,eu-west", ["us-east", "eu-west"]),
+            (" us-east , eu-west ", ["us-east", "eu-west"]),
+            ("solo", ["solo"]),
+            ("US-East,eu1", ["us-east", "eu1"]),
+            ('["x", "y"]', ["x", "y"]),
+        ],
+    )
     def test_from_env(
         self, monkeypatch: pytest.MonkeyPatch, value: str, regions: list[str]
     ) -> None:
@@ -184,18 +187,21 @@ class TestRegions:
         dotenv(tmp_path, "EDGE_REGIONS=ap-south,us-east")
         assert load_settings().regions == ["ap-south", "us-east"]
 
-    @pytest.mark.parametrize(("value", "message"), [
-        ("", "at least one region"),
-        ("a,,b", "empty"),
-        ("a,", "empty"),
-        ("us_east", "not a DNS label"),
-        ("-east", "not a DNS label"),
-        ("east-", "not a DNS label"),
-        ("a.b", "not a DNS label"),
-        ("x" * 64, "not a DNS label"),
-        ("a,b,a", "more than once: a"),
-        ("A,a", "more than once: a"),
-    ])
+    @pytest.mark.parametrize(
+        ("value", "message"),
+        [
+            ("", "at least one region"),
+            ("a,,b", "empty"),
+            ("a,", "empty"),
+            ("us_east", "not a DNS label"),
+            ("-east", "not a DNS label"),
+            ("east-", "not a DNS label"),
+            ("a.b", "not a DNS label"),
+            ("x" * 64, "not a DNS label"),
+            ("a,b,a", "more than once: a"),
+            ("A,a", "more than once: a"),
+        ],
+    )
     def test_invalid(self, value: str, message: str) -> None:
         with pytest.raises(ValidationError) as info:
             load_settings(regions=value)
@@ -215,28 +221,34 @@ class TestRegions:
 
 
 class TestValidation:
-    @pytest.mark.parametrize(("value", "normalised"), [
-        ("127.0.0.1:3000", "127.0.0.1:3000"),
-        ("localhost:80", "localhost:80"),
-        ("0.0.0.0:0", "0.0.0.0:0"),
-        ("[::1]:3000", "[::1]:3000"),
-        (" example.test:65535 ", "example.test:65535"),
-    ])
+    @pytest.mark.parametrize(
+        ("value", "normalised"),
+        [
+            ("127.0.0.1:3000", "127.0.0.1:3000"),
+            ("localhost:80", "localhost:80"),
+            ("0.0.0.0:0", "0.0.0.0:0"),
+            ("[::1]:3000", "[::1]:3000"),
+            (" example.test:65535 ", "example.test:65535"),
+        ],
+    )
     def test_good_listen(self, value: str, normalised: str) -> None:
         assert load_settings(listen=value).listen == normalised
 
-    @pytest.mark.parametrize(("value", "message"), [
-        ("3000", "expected HOST:PORT"),
-        (":3000", "expected HOST:PORT"),
-        ("localhost", "expected HOST:PORT"),
-        ("localhost:", "port must be a number"),
-        ("localhost:http", "port must be a number"),
-        ("localhost:65536", "port must be a number"),
-        ("localhost:-1", "port must be a number"),
-        ("::1:3000", "in brackets"),
-        ("[nope]:3000", "not an IPv6 address"),
-        ("bad host:1", "not a host name"),
-    ])
+    @pytest.mark.parametrize(
+        ("value", "message"),
+        [
+            ("3000", "expected HOST:PORT"),
+            (":3000", "expected HOST:PORT"),
+            ("localhost", "expected HOST:PORT"),
+            ("localhost:", "port must be a number"),
+            ("localhost:http", "port must be a number"),
+            ("localhost:65536", "port must be a number"),
+            ("localhost:-1", "port must be a number"),
+            ("::1:3000", "in brackets"),
+            ("[nope]:3000", "not an IPv6 address"),
+            ("bad host:1", "not a host name"),
+        ],
+    )
     def test_bad_listen(self, value: str, message: str) -> None:
         with pytest.raises(ValidationError) as info:
             load_settings(listen=value)
@@ -247,10 +259,17 @@ class TestValidation:
         assert parse_listen("[::]:8080") == ("[::]", 8080)
         assert parse_listen("127.0.0.1:3000") == ("127.0.0.1", 3000)
 
-    @pytest.mark.parametrize(("field", "value"), [
-        ("deadline_ms", 0), ("deadline_ms", -5), ("memory_limit_mb", 0),
-        ("max_body_bytes", 0), ("workers", 0), ("pool_size", -1),
-    ])
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [
+            ("deadline_ms", 0),
+            ("deadline_ms", -5),
+            ("memory_limit_mb", 0),
+            ("max_body_bytes", 0),
+            ("workers", 0),
+            ("pool_size", -1),
+        ],
+    )
     def test_limits_must_be_positive(self, field: str, value: int) -> None:
         with pytest.raises(ValidationError) as info:
             overrides: dict[str, Any] = {field: value}
@@ -265,9 +284,15 @@ class TestValidation:
         with pytest.raises(ValidationError, match="deadline_ms"):
             load_settings()
 
-    @pytest.mark.parametrize(("value", "level"), [
-        ("INFO", "info"), ("debug", "debug"), ("Warn", "warning"), ("error", "error"),
-    ])
+    @pytest.mark.parametrize(
+        ("value", "level"),
+        [
+            ("INFO", "info"),
+            ("debug", "debug"),
+            ("Warn", "warning"),
+            ("error", "error"),
+        ],
+    )
     def test_log_level(self, value: str, level: str) -> None:
         assert load_settings(log_level=value).log_level == level
 
@@ -277,8 +302,7 @@ class TestValidation:
 
     def test_paths(self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         monkeypatch.setenv("HOME", str(tmp_path / "home"))
-        s = load_settings(manifest="~/app/spin.toml", state_dir=tmp_path / "st",
-                          cache_dir="~/cc")
+        s = load_settings(manifest="~/app/spin.toml", state_dir=tmp_path / "st", cache_dir="~/cc")
         assert s.manifest == tmp_path / "home" / "app" / "spin.toml"
         assert s.state_dir == tmp_path / "st"
         assert s.cache_dir == tmp_path / "home" / "cc"

@@ -76,17 +76,20 @@ class TestNames:
         assert name_problem(name) is None
         check_name(name)
 
-    @pytest.mark.parametrize(("name", "why"), [
-        ("", "must not be empty"),
-        ("API_KEY", "invalid character 'A'"),
-        ("api-key", "invalid character '-'"),
-        ("api key", "invalid character ' '"),
-        ("1key", "must start with a lowercase ASCII letter"),
-        ("_key", "must start with a lowercase ASCII letter"),
-        ("key_", "must end with a lowercase ASCII letter or a digit"),
-        ("a__b", "two underscores in a row"),
-        ("clé", "invalid character 'é'"),
-    ])
+    @pytest.mark.parametrize(
+        ("name", "why"),
+        [
+            ("", "must not be empty"),
+            ("API_KEY", "invalid character 'A'"),
+            ("api-key", "invalid character '-'"),
+            ("api key", "invalid character ' '"),
+            ("1key", "must start with a lowercase ASCII letter"),
+            ("_key", "must start with a lowercase ASCII letter"),
+            ("key_", "must end with a lowercase ASCII letter or a digit"),
+            ("a__b", "two underscores in a row"),
+            ("clé", "invalid character 'é'"),
+        ],
+    )
     def test_invalid(self, name: str, why: str) -> None:
         problem = name_problem(name)
         assert problem is not None and why in problem
@@ -103,19 +106,22 @@ class TestNames:
 
 
 class TestTemplate:
-    @pytest.mark.parametrize(("text", "parts"), [
-        ("", ()),
-        ("plain", ("plain",)),
-        ("a-{{ expr }}-b", ("a-", Expr("expr"), "-b")),
-        ("{{ one }}{{ two }}", (Expr("one"), Expr("two"))),
-        ("{{tight}}", (Expr("tight"),)),
-        ("{{ \t spaced\n }}", (Expr("spaced"),)),
-        ("a }} b", ("a }} b",)),
-        ("{ single }", ("{ single }",)),
-        # No escaping, as in Spin: the expression ends at the first "}}".
-        ("{{{ x }}}", (Expr("{ x"), "}")),
-        ("{{ }}", (Expr(""),)),
-    ])
+    @pytest.mark.parametrize(
+        ("text", "parts"),
+        [
+            ("", ()),
+            ("plain", ("plain",)),
+            ("a-{{ expr }}-b", ("a-", Expr("expr"), "-b")),
+            ("{{ one }}{{ two }}", (Expr("one"), Expr("two"))),
+            ("{{tight}}", (Expr("tight"),)),
+            ("{{ \t spaced\n }}", (Expr("spaced"),)),
+            ("a }} b", ("a }} b",)),
+            ("{ single }", ("{ single }",)),
+            # No escaping, as in Spin: the expression ends at the first "}}".
+            ("{{{ x }}}", (Expr("{ x"), "}")),
+            ("{{ }}", (Expr(""),)),
+        ],
+    )
     def test_parse(self, text: str, parts: tuple[str | Expr, ...]) -> None:
         template = Template.parse(text)
         assert template.parts == parts
@@ -224,8 +230,13 @@ class TestResolve:
 
     def test_hand_made_manifest_with_a_bad_template(self, tmp_path: Path) -> None:
         spec = ComponentSpec(id="c", source=tmp_path / "c.wasm", variables={"x": "{{ oops"})
-        m = Manifest(path=tmp_path / "spin.toml", root=tmp_path, name="m",
-                     components={"c": spec}, variables={"oops": VariableDecl("oops", "1")})
+        m = Manifest(
+            path=tmp_path / "spin.toml",
+            root=tmp_path,
+            name="m",
+            components={"c": spec},
+            variables={"oops": VariableDecl("oops", "1")},
+        )
         with pytest.raises(EdgeError, match="component 'c': variable 'x': unmatched"):
             VariableResolver(m, {}, dotenv_path=None)
 
@@ -240,8 +251,10 @@ class TestResolve:
 class TestDotenv:
     def test_dotenv_gives_values(self, manifest: Manifest, tmp_path: Path) -> None:
         dotenv = tmp_path / ".env"
-        dotenv.write_text("# comment\nSPIN_VARIABLE_TOKEN=from-dotenv\n"
-                          "export SPIN_VARIABLE_API_HOST='quoted.test'\n")
+        dotenv.write_text(
+            "# comment\nSPIN_VARIABLE_TOKEN=from-dotenv\n"
+            "export SPIN_VARIABLE_API_HOST='quoted.test'\n"
+        )
         r = resolver(manifest, {}, dotenv)
         assert r.resolve("api", "auth") == "Bearer from-dotenv"
         assert r.resolve("web", "host") == "quoted.test"

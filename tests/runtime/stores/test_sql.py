@@ -442,3 +442,14 @@ def test_guest_tampering_with_the_pool_reset_table_is_survived(db: SqlDatabase) 
             assert (conn.changes(), conn.last_insert_rowid()) == (0, 0)
             result = conn.execute("SELECT id FROM t")
             assert (result.rows, result.changes, result.last_insert_rowid) == ([(9,)], 0, 0)
+
+
+def test_text_parameter_with_a_lone_surrogate_is_an_sql_error(conn: SqlConnection) -> None:
+    with pytest.raises(SqlError, match="not valid Unicode"):
+        conn.execute("SELECT ?", ["\ud800"])
+
+
+def test_text_that_is_not_utf8_is_an_sql_error_not_a_crash(conn: SqlConnection) -> None:
+    with pytest.raises(SqlError, match="Could not decode to UTF-8"):
+        conn.execute("SELECT CAST(? AS TEXT)", [b"\xff\xfe"])
+    assert conn.execute("SELECT 1").rows == [(1,)]

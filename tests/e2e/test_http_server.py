@@ -1,0 +1,155 @@
+"""`edge up` as a real subprocess, over real HTTP on loopback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class EdgeUp:
+    def __init__(self, manifest: Path, state_dir: Path, *extra: str) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = state_dir.parent / f"edge-up-{self.port}.log"
+        args = [
+            sys.executable,
+            "-m",
+            "runtime.cli",
+            "up",
+            "-f",
+            str(manifest),
+            "--no-build",
+            "--listen",
+            f"127.0.0.1:{self.port}",
+            "--state-dir",
+            str(state_dir),
+            *extra,
+        ]
+        env = dict(os.environ, EDGE_LOG_LEVEL="info")
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                args, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env
+            )
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"edge up exited early:\n{self.log.read_text()}")
+            try:
+                if httpx.get(f"{self.url}/_edge/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise AssertionError(f"edge up did not start:\n{self.log.read_text()}")
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@pytest.fixture
+def server(built: dict[str, Path], tmp_path: Path) -> Iterator[EdgeUp]:
+    up = EdgeUp(built["demo"], tmp_path / "state", "--workers", "2", "--deadline-ms", "1000")
+    yield up
+    up.stop()
+
+
+def test_todo_and_notes_over_http(server: EdgeUp) -> None:
+    with httpx.Client(base_url=server.url) as http:
+        created = http.post("/todos", json={"title": "over the wire"})
+        assert created.status_code == 201
+        assert created.headers["x-edge-region"] == "us-east"
+        assert http.get("/todos/1").json()["title"] == "over the wire"
+        note = http.post("/notes", json={"title": "n", "body": "b"})
+        assert note.status_code == 201
+        assert http.get("/notes", params={"q": "b"}).json()[0]["title"] == "n"
+        assert http.get("/nothing-here").status_code == 404
+        routes = http.get("/_edge/routes").json()["routes"]
+        assert {r["component"] for r in routes} == {"todo", "notes"}
+    assert "POST /todos 201" in server.output()
+
+
+def test_oversized_body_is_413_and_server_keeps_serving(
+    built: dict[str, Path], tmp_path: Path
+) -> None:
+    up = EdgeUp(built["demo"], tmp_path / "state", "--workers", "1", "--max-body-bytes", "1024")
+    try:
+        with httpx.Client(base_url=up.url) as http:
+            big = http.post(
+                "/todos", content=b"x" * 2048, headers={"content-type": "application/json"}
+            )
+            assert big.status_code == 413
+            assert "1024" in big.json()["error"]
+            assert http.post("/todos", json={"title": "small"}).status_code == 201
+    finally:
+        up.stop()
+
+
+def test_region_selection(server: EdgeUp) -> None:
+    with httpx.Client(base_url=server.url) as http:
+        assert (
+            http.get("/todos", headers={"x-edge-region": "eu-west"}).headers["x-edge-region"]
+            == "eu-west"
+        )
+        unknown = http.get("/todos", headers={"x-edge-region": "mars"})
+        assert unknown.status_code == 400
+        assert "mars" in unknown.json()["error"]
+        regions = http.get("/_edge/regions").json()["regions"]
+        assert [r["name"] for r in regions] == ["us-east", "eu-west", "ap-south"]
+
+
+def test_state_survives_restart(built: dict[str, Path], tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    first = EdgeUp(built["demo"], state, "--workers", "1")
+    try:
+        assert httpx.post(f"{first.url}/todos", json={"title": "keep"}).status_code == 201
+    finally:
+        first.stop()
+    second = EdgeUp(built["demo"], state, "--workers", "1")
+    try:
+        assert httpx.get(f"{second.url}/todos").json() == [
+            {"id": 1, "title": "keep", "done": False}
+        ]
+    finally:
+        second.stop()
+
+
+def test_loop_is_stopped_and_next_request_succeeds(built: dict[str, Path], tmp_path: Path) -> None:
+    up = EdgeUp(built["faults"], tmp_path / "state", "--workers", "1", "--deadline-ms", "300")
+    try:
+        with httpx.Client(base_url=up.url, timeout=10) as http:
+            assert http.get("/loop").status_code == 504
+            assert http.get("/raise").status_code == 500
+            assert http.get("/ok").status_code == 200
+        assert "exceeded its CPU deadline" in up.output()
+        assert "secret internal detail" in up.output()
+    finally:
+        up.stop()

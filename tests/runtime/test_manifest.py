@@ -15,12 +15,14 @@ from runtime.manifest import (
     HttpTrigger,
     Manifest,
     PrivateEndpoint,
+    load,
+    loads,
+)
+from runtime.manifest_syntax import (
     format_key,
     id_problem,
     kebab_problem,
     label_problem,
-    load,
-    loads,
     lower_snake_problem,
 )
 

@@ -1,0 +1,170 @@
+"""Helpers shared by the benchmark scripts: processes, readiness, memory, statistics.
+
+Everything here talks to loopback addresses only and ends only the processes
+the scripts themselves started.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import httpx
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+
+
+def edge_cli() -> str:
+    """The `edge` console script of the interpreter running the benchmark."""
+    beside = Path(sys.executable).with_name("edge")
+    found = str(beside) if beside.exists() else shutil.which("edge")
+    if found is None:
+        sys.exit("the `edge` command was not found: run with the project's .venv/bin/python")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start(
+    cmd: Sequence[str | Path], *, cwd: Path, log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start a server in its own session, its output going to `log`."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [str(c) for c in cmd],
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+
+
+def stop(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> float:
+    """SIGTERM the server we started; returns seconds until it exited."""
+    started = time.perf_counter()
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # the session we created for it
+            proc.wait()
+    return time.perf_counter() - started
+
+
+def wait_until(
+    url: str,
+    ok: Callable[[httpx.Response], bool],
+    proc: subprocess.Popen[bytes],
+    log: Path,
+    deadline_s: float = 60.0,
+) -> float:
+    """Poll `url` until `ok(response)`; returns perf_counter() of the first good answer."""
+    end = time.perf_counter() + deadline_s
+    while time.perf_counter() < end:
+        if proc.poll() is not None:
+            sys.exit(f"server exited with {proc.returncode}; its log:\n{tail(log)}")
+        try:
+            # A connection made once the socket is bound waits in the backlog until a
+            # worker accepts it, so the answer time is when serving really began.
+            resp = httpx.get(url, timeout=deadline_s)
+            if ok(resp):
+                return time.perf_counter()
+        except httpx.TransportError:
+            pass
+        time.sleep(0.01)
+    sys.exit(f"{url} did not answer within {deadline_s} s; server log:\n{tail(log)}")
+
+
+def tail(log: Path, lines: int = 30) -> str:
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+# --- memory from /proc --------------------------------------------------------------
+
+
+def _ppid(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Field 2 (comm) may hold spaces and parentheses: split after the last ")".
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def descendants(pid: int) -> list[int]:
+    """Child processes (recursively), from /proc/<pid>/task/*/children when the kernel
+    has it (CONFIG_PROC_CHILDREN), else from every process's parent id."""
+    children: dict[int, list[int]] = {}
+    tasks = list(Path(f"/proc/{pid}/task").glob("*/children"))
+    if tasks:
+        found: list[int] = []
+        for task in tasks:
+            for child in map(int, task.read_text().split()):
+                found += [child, *descendants(child)]
+        return found
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            parent = _ppid(int(entry.name))
+            if parent is not None:
+                children.setdefault(parent, []).append(int(entry.name))
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def vm_hwm_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def peak_memory_mb(pid: int) -> tuple[float, list[tuple[int, float]]]:
+    """Sum of VmHWM (peak resident set) of `pid` and its descendants, in MB."""
+    per = [(p, vm_hwm_kb(p) / 1024) for p in [pid, *descendants(pid)]]
+    return sum(mb for _, mb in per), per
+
+
+# --- numbers --------------------------------------------------------------------------
+
+
+def pct(values: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def summary_ms(seconds: Sequence[float]) -> str:
+    ms = [s * 1000 for s in seconds]
+    return (
+        f"mean {sum(ms) / len(ms):7.3f} ms  p50 {pct(ms, 50):7.3f} ms  "
+        f"p99 {pct(ms, 99):7.3f} ms  (n={len(ms)})"
+    )
+
+
+def verdict(value: float, limit: float, *, below: bool = True) -> str:
+    met = value < limit if below else value >= limit
+    return f"[{'ok' if met else 'MISSED'}: target {'<' if below else '>='} {limit:g}]"

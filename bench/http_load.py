@@ -1,0 +1,212 @@
+"""HTTP load on `edge up` (the root spin.toml) against a plain starlette baseline.
+
+Run from the repository root with the project's interpreter:
+
+    .venv/bin/python bench/http_load.py [--workers 2] [--connections 8] [--duration 10]
+
+Loads GET /todos/1 (read) and POST /todos (write) with wrk when it is installed
+(else a small asyncio/httpx load generator), then prints a table of edge vs
+baseline (bench/baseline_app.py on hypercorn) and the edge server's peak memory.
+Prints numbers and targets; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from _common import BENCH, ROOT, edge_cli, free_port, pct, peak_memory_mb, start, stop, wait_until
+
+WRITE_BODY = '{"title":"buy milk"}'
+WRITE_LUA = f"""wrk.method = "POST"
+wrk.body = '{WRITE_BODY}'
+wrk.headers["Content-Type"] = "application/json"
+"""
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+@dataclass
+class Load:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int  # non-2xx answers plus socket errors
+
+
+def wrk(url: str, method: str, connections: int, duration: float, tmp: Path) -> Load:
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", "--latency"]
+    if method == "POST":
+        script = tmp / "post.lua"
+        script.write_text(WRITE_LUA)
+        cmd += ["-s", str(script)]
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    latency = {
+        m[1]: float(m[2]) * UNITS[m[3]]
+        for m in re.finditer(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)", out, re.M)
+    }
+    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    )
+    if socket_errors:
+        errors += sum(int(n) for n in socket_errors.groups())
+    return Load(
+        rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1]),  # type: ignore[index]
+        p50_ms=latency["50"],
+        p99_ms=latency["99"],
+        requests=int(re.search(r"(\d+) requests in", out)[1]),  # type: ignore[index]
+        errors=errors,
+    )
+
+
+async def _pyload(url: str, method: str, connections: int, duration: float) -> Load:
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    body = WRITE_BODY.encode() if method == "POST" else None
+    headers = {"content-type": "application/json"} if body else {}
+    async with httpx.AsyncClient(limits=limits, timeout=10) as client:
+        end = time.perf_counter() + duration
+
+        async def worker() -> None:
+            nonlocal errors
+            while time.perf_counter() < end:
+                started = time.perf_counter()
+                try:
+                    resp = await client.request(method, url, content=body, headers=headers)
+                    errors += resp.status_code >= 300
+                except httpx.HTTPError:
+                    errors += 1
+                latencies.append(time.perf_counter() - started)
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(connections)))
+        elapsed = time.perf_counter() - began
+    ms = [s * 1000 for s in latencies]
+    return Load(len(ms) / elapsed, pct(ms, 50), pct(ms, 99), len(ms), errors)
+
+
+def run_loads(base: str, args: argparse.Namespace, tmp: Path) -> dict[str, Load]:
+    plan = [
+        ("read", "GET", "/todos/1", args.connections),
+        ("read c1", "GET", "/todos/1", 1),
+        ("write", "POST", "/todos", args.connections),
+    ]
+    results = {}
+    for name, method, path, conns in plan:
+        if args.tool == "wrk":
+            load = wrk(base + path, method, conns, args.duration, tmp)
+        else:
+            load = asyncio.run(_pyload(base + path, method, conns, args.duration))
+        results[name] = load
+        print(
+            f"    {name:9} {method} {path:9} c={conns}: {load.rps:8.1f} req/s  p50 "
+            f"{load.p50_ms:7.2f} ms  p99 {load.p99_ms:7.2f} ms  ({load.requests} requests, "
+            f"{load.errors} errors)"
+        )
+    return results
+
+
+def serve_and_load(
+    label: str,
+    cmd: list[str | Path],
+    cwd: Path,
+    env: dict[str, str] | None,
+    args: argparse.Namespace,
+    tmp: Path,
+    port: int,
+) -> tuple[dict[str, Load], float]:
+    base = f"http://127.0.0.1:{port}"
+    log = tmp / f"{label}.log"
+    began = time.perf_counter()
+    proc = start(cmd, cwd=cwd, log=log, env=env)
+    try:
+        ready = wait_until(f"{base}/todos/1", lambda r: r.status_code in (200, 404), proc, log)
+        print(f"  {label}: pid {proc.pid}, answering after {ready - began:.2f} s")
+        seeded = httpx.post(
+            f"{base}/todos", content=WRITE_BODY, headers={"content-type": "application/json"}
+        )
+        if seeded.status_code != 201 or seeded.json()["id"] != 1:
+            sys.exit(f"seeding failed: {seeded.status_code} {seeded.text}")
+        results = run_loads(base, args, tmp)
+        memory, per = peak_memory_mb(proc.pid)
+        shown = ", ".join(f"{pid}: {mb:.0f}" for pid, mb in per)
+        print(f"    peak memory (sum of VmHWM) {memory:.0f} MB  [{shown}]")
+    finally:
+        stop(proc)
+    return results, memory
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:6.2f}x" if b else "     -"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=2, help="server processes (both servers)")
+    parser.add_argument("--connections", type=int, default=8, help="concurrent connections")
+    parser.add_argument("--duration", type=float, default=10, help="seconds per load")
+    parser.add_argument(
+        "--tool",
+        choices=["wrk", "python"],
+        default="wrk" if shutil.which("wrk") else "python",
+        help="load generator (default: wrk if installed, else asyncio + httpx)",
+    )
+    args = parser.parse_args()
+    tool = f"wrk ({shutil.which('wrk')}, 1 thread)" if args.tool == "wrk" else "asyncio + httpx"
+    print(
+        f"load generator: {tool}; {args.connections} connections, {args.duration:g} s per load, "
+        f"{args.workers} workers per server"
+    )
+    with tempfile.TemporaryDirectory(prefix="bench-http-") as name:
+        tmp = Path(name)
+        port = free_port()
+        edge_cmd: list[str | Path] = [edge_cli(), "up", "-f", ROOT / "spin.toml", "--no-build"]
+        edge_cmd += ["--listen", f"127.0.0.1:{port}", "--state-dir", tmp / "state"]
+        edge_cmd += ["--workers", str(args.workers), "--log-level", "warning"]
+        edge, edge_mem = serve_and_load("edge", edge_cmd, ROOT, None, args, tmp, port)
+
+        port = free_port()
+        env = {**os.environ, "BENCH_KV_PATH": str(tmp / "baseline.sqlite")}
+        base_cmd: list[str | Path] = [
+            sys.executable,
+            "-m",
+            "hypercorn",
+            "--bind",
+            f"127.0.0.1:{port}",
+        ]
+        base_cmd += ["--workers", str(args.workers), "baseline_app:app"]
+        base, base_mem = serve_and_load("baseline", base_cmd, BENCH, env, args, tmp, port)
+
+    print()
+    print(f"{'':22}{'edge':>10}{'baseline':>10}{'edge/base':>11}   target")
+    targets = {("read", "rps"): "read >= 400 req/s", ("read", "p50_ms"): "p50 < 10 ms"}
+    for name in edge:
+        for field, unit in (("rps", "req/s"), ("p50_ms", "ms"), ("p99_ms", "ms")):
+            e, b = getattr(edge[name], field), getattr(base[name], field)
+            target = targets.get((name, field), "")
+            if target:
+                met = e >= 400 if field == "rps" else e < 10
+                target += f" ({'ok' if met else 'MISSED'})"
+            label = f"{name} {field.removesuffix('_ms')} {unit}"
+            print(f"{label:22}{e:10.1f}{b:10.1f}{ratio(e, b):>11}   {target}")
+    mem_target = f"< 400 MB ({'ok' if edge_mem < 400 else 'MISSED'})"
+    print(
+        f"{'peak memory MB':22}{edge_mem:10.0f}{base_mem:10.0f}"
+        f"{ratio(edge_mem, base_mem):>11}   {mem_target}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -6,6 +6,7 @@ the scripts themselves started.
 
 from __future__ import annotations
 
+import http.client
 import math
 import os
 import shutil
@@ -16,8 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-
-import httpx
+from urllib.parse import urlsplit
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -66,14 +66,33 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> float:
     return time.perf_counter() - started
 
 
+def request(
+    url: str, method: str = "GET", body: bytes | None = None, timeout: float = 60.0
+) -> tuple[int, bytes]:
+    """One HTTP/1.1 request with the standard library: (status, body).
+
+    Deliberately not httpx: each `httpx.get` builds an SSL context (~35 ms of CPU),
+    which, polled every 10 ms, would take a core from the server being timed.
+    """
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
+    try:
+        headers = {"content-type": "application/json"} if body is not None else {}
+        conn.request(method, parts.path or "/", body=body, headers=headers)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
 def wait_until(
     url: str,
-    ok: Callable[[httpx.Response], bool],
+    ok: Callable[[int], bool],
     proc: subprocess.Popen[bytes],
     log: Path,
     deadline_s: float = 60.0,
 ) -> float:
-    """Poll `url` until `ok(response)`; returns perf_counter() of the first good answer."""
+    """Poll `url` until `ok(status)`; returns perf_counter() of the first good answer."""
     end = time.perf_counter() + deadline_s
     while time.perf_counter() < end:
         if proc.poll() is not None:
@@ -81,10 +100,10 @@ def wait_until(
         try:
             # A connection made once the socket is bound waits in the backlog until a
             # worker accepts it, so the answer time is when serving really began.
-            resp = httpx.get(url, timeout=deadline_s)
-            if ok(resp):
+            status, _ = request(url, timeout=deadline_s)
+            if ok(status):
                 return time.perf_counter()
-        except httpx.TransportError:
+        except OSError:  # refused: not listening yet
             pass
         time.sleep(0.01)
     sys.exit(f"{url} did not answer within {deadline_s} s; server log:\n{tail(log)}")
@@ -129,6 +148,19 @@ def descendants(pid: int) -> list[int]:
         for child in children.get(todo.pop(), []):
             out.append(child)
             todo.append(child)
+    return out
+
+
+def cpu_seconds(pids: Sequence[int]) -> dict[int, float]:
+    """User + system CPU time used so far by each process (all its threads)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[pid] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
     return out
 
 

@@ -10,6 +10,7 @@ Prints numbers and the targets they are meant to meet; asserts nothing.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -112,10 +113,8 @@ def bench_start(runs: int) -> None:
             started = time.perf_counter()
             proc = start(args, cwd=ROOT, log=log)
             try:
-                health = wait_until(
-                    f"{url}/_edge/health", lambda r: r.status_code == 200, proc, log
-                )
-                todos = wait_until(f"{url}/todos", lambda r: r.status_code == 200, proc, log)
+                health = wait_until(f"{url}/_edge/health", lambda status: status == 200, proc, log)
+                todos = wait_until(f"{url}/todos", lambda status: status == 200, proc, log)
             finally:
                 stopped = stop(proc)
         total = max(health, todos) - started
@@ -176,6 +175,7 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=300, help="instances to time")
     parser.add_argument("--skip-build", action="store_true", help="skip the ~15 s cold build")
     args = parser.parse_args()
+    print(f"{os.cpu_count()} CPUs; load average before: {os.getloadavg()[0]:.2f} (1 min)")
     if not args.skip_build:
         bench_build()
     bench_compile()

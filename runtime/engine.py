@@ -17,7 +17,7 @@ from pathlib import Path
 import wasmtime
 from wasmtime import component as wc
 
-from . import fastbytes
+from . import wasmconv
 from .errors import EdgeError
 from .settings import default_cache_dir
 
@@ -30,7 +30,7 @@ class WasmEngine:
     """One wasmtime `Engine` with epoch interruption and an on-disk compile cache."""
 
     def __init__(self, cache_dir: Path | None = None) -> None:
-        fastbytes.install()
+        wasmconv.install()
         config = wasmtime.Config()
         config.epoch_interruption = True
         self.engine = wasmtime.Engine(config)

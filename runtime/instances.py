@@ -14,10 +14,12 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 import wasmtime
 from wasmtime import component as wc
 
+from . import wasmconv
 from .bindings import CallContext, HostServices, entered, link
 from .engine import WasmEngine
 
@@ -104,6 +106,7 @@ class ComponentRunner:
         self.pool_size = pool_size
         self._linker = _linker_for(engine)
         self._pool: deque[_Ready] = deque()
+        self._signature: tuple[Any, Any] | None = None  # the dispatch export's types
         self.stats = {"requests": 0, "pool_misses": 0, "traps": 0, "deadlines": 0}
 
     def _instantiate(self) -> _Ready:
@@ -133,6 +136,8 @@ class ComponentRunner:
                 f"component {self.component_id!r} does not export {DISPATCH_INTERFACE}: "
                 "was it built with `edge build` / `edge componentize`?"
             )
+        if self._signature is None:
+            self._signature = wasmconv.signature(func, store)
         return _Ready(store, func, context, output)
 
     def pool_len(self) -> int:
@@ -153,7 +158,10 @@ class ComponentRunner:
         try:
             with entered(ready.context):
                 ready.store.set_epoch_deadline(self.engine.deadline_ticks(self.deadline_ms))
-                result = ready.handle(ready.store, _Request(request))
+                assert self._signature is not None
+                result = wasmconv.call(
+                    ready.handle, ready.store, self._signature, _Request(request)
+                )
                 ready.handle.post_return(ready.store)
         except wasmtime.WasmtimeError as exc:
             raise self._failure(exc, ready, time.process_time() - started) from None

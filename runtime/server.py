@@ -193,14 +193,22 @@ async def serve_forever(app: Starlette, bind: str) -> None:
     await serve(app, hypercorn_config(bind), shutdown_trigger=stop.wait)  # type: ignore[arg-type]
 
 
-def listening_socket(host: str, port: int) -> socket.socket:
-    """A socket bound before the workers start, shared by all of them."""
+def bound_socket(host: str, port: int, *, listen: bool) -> socket.socket:
+    """A socket on HOST:PORT with SO_REUSEPORT.
+
+    Each worker process listens on its own socket of the same port, and the
+    kernel spreads new connections across them; one shared socket let a single
+    worker win every connection of a burst while the others idled. The
+    supervisor binds one that does not listen, to claim the port and report a
+    clash before any worker starts.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
-    sock.listen(1024)
-    sock.set_inheritable(True)
+    if listen:
+        sock.listen(1024)
     return sock
 
 

@@ -17,9 +17,9 @@ from .engine import WasmEngine
 from .errors import EdgeError
 from .logs import console
 from .manifest import Manifest, load
-from .server import listening_socket
+from .server import bound_socket
 from .settings import Settings
-from .worker import SETTINGS_ENV, public_url, serve_on_fd
+from .worker import SETTINGS_ENV, public_url, serve
 
 log = logging.getLogger("edge.up")
 
@@ -65,14 +65,10 @@ def banner(manifest: Manifest, settings: Settings) -> None:
     console.print(f"state: {settings.state_dir}; workers: {settings.workers}")
 
 
-def _spawn(index: int, fd: int, settings: Settings) -> WorkerProcess:
+def _spawn(index: int, settings: Settings) -> WorkerProcess:
     env = dict(os.environ)
     env[SETTINGS_ENV] = settings.model_dump_json()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "runtime.worker", "--fd", str(fd)],
-        pass_fds=(fd,),
-        env=env,
-    )
+    process = subprocess.Popen([sys.executable, "-m", "runtime.worker"], env=env)
     return WorkerProcess(index, process)
 
 
@@ -80,18 +76,22 @@ def run_up(settings: Settings, *, build: bool = True) -> int:
     manifest = prepare(settings, build=build)
     host, _, port = settings.listen.rpartition(":")
     try:
-        sock = listening_socket(host.strip("[]"), int(port))
+        claim = bound_socket(host.strip("[]"), int(port), listen=False)
     except OSError as exc:
         raise EdgeError(f"cannot listen on {settings.listen}: {exc.strerror}") from exc
     banner(manifest, settings)
     if settings.workers == 1:
         # One worker: serve in this process, no supervisor needed.
-        serve_on_fd(settings, sock.fileno())
+        claim.close()
+        serve(settings)
         return 0
-    return _supervise(settings, sock.fileno())
+    try:
+        return _supervise(settings)
+    finally:
+        claim.close()
 
 
-def _supervise(settings: Settings, fd: int) -> int:
+def _supervise(settings: Settings) -> int:
     stopping = False
 
     def stop(signum: int, frame: object) -> None:
@@ -100,7 +100,7 @@ def _supervise(settings: Settings, fd: int) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    workers = [_spawn(i, fd, settings) for i in range(settings.workers)]
+    workers = [_spawn(i, settings) for i in range(settings.workers)]
     while not stopping:
         time.sleep(0.2)
         for i, worker in enumerate(workers):
@@ -110,7 +110,7 @@ def _supervise(settings: Settings, fd: int) -> int:
             log.error("worker %d exited with status %s; restarting", worker.index, code)
             if time.monotonic() - worker.started < RESTART_BACKOFF_SECONDS:
                 time.sleep(RESTART_BACKOFF_SECONDS)
-            workers[i] = _spawn(worker.index, fd, settings)
+            workers[i] = _spawn(worker.index, settings)
     for worker in workers:
         if worker.process.poll() is None:
             worker.process.send_signal(signal.SIGTERM)

@@ -7,7 +7,6 @@ accepting on the same inherited socket.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import os
@@ -17,7 +16,7 @@ from .engine import WasmEngine
 from .host import EdgeHost, HostLimits
 from .logs import setup_logging
 from .manifest import load
-from .server import ServerOptions, create_app, serve_forever
+from .server import ServerOptions, bound_socket, create_app, serve_forever
 from .settings import Settings
 from .wasmthread import WasmThread
 
@@ -63,28 +62,24 @@ def public_url(settings: Settings) -> str:
     return f"http://{shown}:{port}"
 
 
-def serve_on_fd(settings: Settings, fd: int, ready_fd: int | None = None) -> None:
+def serve(settings: Settings) -> None:
+    """Serve on the listen address, on a socket of this process's own."""
+    address, _, port = settings.listen.rpartition(":")
+    sock = bound_socket(address.strip("[]"), int(port), listen=True)
     host, wasm = start_host(settings)
     app = create_app(host, wasm, ServerOptions(settings.max_body_bytes, public_url(settings)))
-    if ready_fd is not None:
-        os.write(ready_fd, b"1")
-        os.close(ready_fd)
     try:
-        asyncio.run(serve_forever(app, f"fd://{fd}"))
+        asyncio.run(serve_forever(app, f"fd://{sock.fileno()}"))
     finally:
         wasm.call(host.close)
         wasm.stop()
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="edge-worker")
-    parser.add_argument("--fd", type=int, required=True)
-    parser.add_argument("--ready-fd", type=int)
-    args = parser.parse_args(argv)
+def main() -> None:
     settings = Settings.model_validate_json(os.environ[SETTINGS_ENV])
     setup_logging(settings.log_level)
     try:
-        serve_on_fd(settings, args.fd, args.ready_fd)
+        serve(settings)
     except KeyboardInterrupt:
         pass
     except Exception:

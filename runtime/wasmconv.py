@@ -1,0 +1,236 @@
+"""Faster component value conversion for wasmtime-py 50, and cached call plans.
+
+wasmtime-py converts values between Python and the component model generically,
+and it is slow where this runtime is hot:
+
+- `list<u8>` is converted one element at a time through Python: a 1 MiB
+  key-value value or request body costs about a second each way. The C API
+  stores such a list as an array of 32-byte `wasmtime_component_val_t` cells
+  (a kind byte, then the byte itself at offset 8); strided slice assignment
+  builds and reads that array at C speed instead.
+- Every host call and every export call rebuilds its function type, and every
+  variant or result lowered asks the C API for its cases again (about 60 FFI
+  calls per request). Types are immutable, so their properties are memoised
+  per type object, host functions keep the parameter and result types of their
+  first call, and exports are called with types taken once per component.
+
+`install()` patches wasmtime-py once per process, before any linker is built.
+The semantics are wasmtime-py's own; only repeated work is gone.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from typing import Any
+
+from wasmtime import _ffi as ffi
+from wasmtime.component import _enter, _linker, _types
+from wasmtime.component._func import Func
+
+_CELL = ctypes.sizeof(ffi.wasmtime_component_val_t)
+_KIND = ffi.wasmtime_component_val_t.kind.offset
+_VALUE = ffi.wasmtime_component_val_t.of.offset
+_U8 = ffi.WASMTIME_COMPONENT_U8.value
+_LIST = ffi.WASMTIME_COMPONENT_LIST
+
+_original_to_c = _types.ListType.convert_to_c
+_original_from_c = _types.ListType.convert_from_c
+
+
+def _bytes_to_c(self: Any, store: Any, val: Any, ptr: Any) -> None:
+    if not self._is_bytes():
+        return _original_to_c(self, store, val, ptr)
+    if not isinstance(val, bytes | bytearray | memoryview):
+        raise TypeError("expected bytes value")
+    data = bytes(val)
+    n = len(data)
+    raw = ffi.wasmtime_component_vallist_t()
+    ffi.wasmtime_component_vallist_new_uninit(raw, n)
+    if n:
+        cells = bytearray(_CELL * n)
+        cells[_KIND::_CELL] = bytes([_U8]) * n
+        cells[_VALUE::_CELL] = data
+        ctypes.memmove(raw.data, bytes(cells), len(cells))
+    ptr.contents.kind = _LIST
+    ptr.contents.of.list = raw
+    return None
+
+
+def _bytes_from_c(self: Any, c: Any) -> Any:
+    if not self._is_bytes():
+        return _original_from_c(self, c)
+    assert c.kind == _LIST.value
+    try:
+        n = c.of.list.size
+        if n == 0:
+            return b""
+        cells = ctypes.string_at(c.of.list.data, _CELL * n)
+        return cells[_VALUE::_CELL]
+    finally:
+        # U8 cells own nothing: deleting the list frees the array only.
+        ffi.wasmtime_component_vallist_delete(ctypes.byref(c.of.list))
+
+
+# --- memoised type properties ----------------------------------------------
+
+
+def _memo(cls: type, name: str) -> None:
+    compute = getattr(cls, name).fget
+    slot = f"_edge_{name}"
+
+    def cached(self: Any) -> Any:
+        try:
+            return self.__dict__[slot]
+        except KeyError:
+            value = self.__dict__[slot] = compute(self)
+            return value
+
+    setattr(cls, name, property(cached))
+
+
+def _case_classes(self: Any) -> list[tuple[type, ...] | None]:
+    """For each case, the Python classes an untagged value of it may have."""
+    try:
+        return self.__dict__["_edge_case_classes"]  # type: ignore[no-any-return]
+    except KeyError:
+        classes: list[tuple[type, ...] | None] = []
+        for _name, ty in self._cases():
+            found: set[type] = set()
+            if ty is not None:
+                ty.add_classes(found)
+            classes.append(tuple(found) if ty is not None else None)
+        self.__dict__["_edge_case_classes"] = classes
+        return classes
+
+
+def _tagged(self: Any) -> bool:
+    try:
+        return self.__dict__["_edge_tagged"]  # type: ignore[no-any-return]
+    except KeyError:
+        value = self.__dict__["_edge_tagged"] = _original_tagged(self)
+        return value
+
+
+def _lower(self: Any, store: Any, val: Any) -> tuple[str, Any]:
+    # wasmtime-py's VariantLikeType._lower, with the case classes computed once.
+    tagged = self._tagged()
+    if tagged and not isinstance(val, _types.Variant):
+        raise TypeError("expected Variant type")
+    for (name, ty), classes in zip(self._cases(), _case_classes(self), strict=True):
+        if tagged:
+            if name != val.tag:
+                continue
+        elif ty is None:
+            if val is not None:
+                continue
+        elif not isinstance(val, classes):  # type: ignore[arg-type]
+            continue
+        if ty is None:
+            return (name, None)
+        raw = ffi.wasmtime_component_val_t()
+        ty.convert_to_c(store, val.payload if tagged else val, ctypes.pointer(raw))
+        return (name, ffi.wasmtime_component_val_new(ctypes.byref(raw)))
+    raise ValueError("value not valid for this variant")
+
+
+_original_tagged = _types.VariantLikeType._tagged
+_original_cases = _types.VariantType._cases
+
+
+def _cases(self: Any) -> Any:
+    try:
+        return self.__dict__["_edge_cases"]
+    except KeyError:
+        value = self.__dict__["_edge_cases"] = _original_cases(self)
+        return value
+
+
+# --- host calls with the types of their first call ------------------------------
+
+_plans: dict[int, tuple[Any, tuple[Any, ...], Any]] = {}
+
+
+@ffi.wasmtime_component_func_callback_t  # type: ignore[misc]
+def _host_call(idx, context, ty_raw, args, nargs, results, nresults):  # type: ignore[no-untyped-def]
+    def run(store: Any) -> None:
+        func = _linker.FUNCTIONS.get(idx or 0)
+        plan = _plans.get(idx or 0)
+        if plan is None or plan[0] is not func:
+            with _types.FuncType._from_ptr(ty_raw, owner=store) as fty:
+                plan = (func, tuple(ty for _, ty in fty.params), fty.result)
+            _plans[idx or 0] = plan
+        _, param_tys, result_ty = plan
+        assert len(param_tys) == nargs
+        result = func(store, *[ty.convert_from_c(args[i]) for i, ty in enumerate(param_tys)])
+        if result_ty is None:
+            assert result is None
+        else:
+            result_ty.convert_to_c(store, result, results)
+
+    return _enter.catch_exceptions(context, run)
+
+
+# --- export calls with types taken once ------------------------------------------
+
+
+def signature(func: Func, store: Any) -> tuple[tuple[Any, ...], Any]:
+    """The parameter types and result type of an export, to pass to `call`."""
+    fty = func.type(store)
+    return tuple(ty for _, ty in fty.params), fty.result
+
+
+def call(func: Func, store: Any, sig: tuple[tuple[Any, ...], Any], *params: Any) -> Any:
+    """`func(store, *params)`, with its types from `signature` instead of asked anew."""
+    param_tys, result_ty = sig
+    if len(params) != len(param_tys):
+        raise TypeError(f"expected {len(param_tys)} parameters, got {len(params)}")
+    param_capi = (ffi.wasmtime_component_val_t * len(params))()
+    n = 0
+    try:
+        for ty, val in zip(param_tys, params, strict=True):
+            ty.convert_to_c(store, val, ctypes.pointer(param_capi[n]))
+            n += 1
+        result_space = ffi.wasmtime_component_val_t()
+        result_ptr = ctypes.byref(result_space) if result_ty is not None else None
+
+        def run() -> Any:
+            return ffi.wasmtime_component_func_call(
+                ctypes.byref(func._func),
+                store._context(),
+                param_capi,
+                n,
+                result_ptr,
+                1 if result_ty is not None else 0,
+            )
+
+        _enter.enter_wasm(run)
+        return None if result_ty is None else result_ty.convert_from_c(result_space)
+    finally:
+        for i in range(n):
+            ffi.wasmtime_component_val_delete(ctypes.byref(param_capi[i]))
+
+
+_installed = False
+
+
+def install() -> None:
+    """Patch wasmtime-py; call before building any linker (idempotent)."""
+    global _installed
+    if _installed:
+        return
+    _types.ListType.convert_to_c = _bytes_to_c  # type: ignore[method-assign]
+    _types.ListType.convert_from_c = _bytes_from_c  # type: ignore[method-assign]
+    for cls, name in [
+        (_types.ListType, "element"),
+        (_types.RecordType, "fields"),
+        (_types.TupleType, "elements"),
+        (_types.OptionType, "payload"),
+        (_types.ResultType, "ok"),
+        (_types.ResultType, "err"),
+    ]:
+        _memo(cls, name)
+    _types.VariantType._cases = _cases  # type: ignore[method-assign]
+    _types.VariantLikeType._tagged = _tagged  # type: ignore[method-assign]
+    _types.VariantLikeType._lower = _lower  # type: ignore[method-assign]
+    _linker.func_impl = _host_call
+    _installed = True

@@ -53,7 +53,13 @@ def list_todos(req: Request) -> list[object]:
 def create_todo(req: Request) -> Response:
     fields = _validated(req.json())
     store = _store()
+    # Spin's key-value interface has no atomic increment: skip ids that a
+    # concurrent request already took. Two requests can still pick the same
+    # id between the check and the write; an app that must never collide
+    # would use random ids or the SQL database instead.
     todo_id = int(store.get_json(NEXT_ID, 1))
+    while store.exists(_todo_key(todo_id)):
+        todo_id += 1
     store.set_json(NEXT_ID, todo_id + 1)
     todo = {"id": todo_id, "title": fields["title"], "done": fields.get("done", False)}
     store.set_json(_todo_key(todo_id), todo)

@@ -48,6 +48,24 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--max-body-bytes", type=int, help="request body limit")
     up.add_argument("--log-level", help="debug, info, warning, error")
     up.add_argument("--no-build", action="store_true", help="serve the .wasm files as they are")
+    up.add_argument("--replication-lag", help="time for a write to reach other regions (1s)")
+    up.add_argument("--jitter", help="random extra lag per change, up to this (200ms)")
+    up.add_argument("--seed", type=int, help="seed of the jitter")
+
+    for name, text in [
+        ("partition", "cut REGION off from all regions (or only from OTHER)"),
+        ("heal", "restore every link, the links of REGION, or the link REGION-OTHER"),
+        ("lag", "set the replication lag of all links, of REGION's, or of REGION-OTHER"),
+        ("status", "show regions, links and replication of a running `edge up`"),
+    ]:
+        cmd = sub.add_parser(name, help=text)
+        if name == "lag":
+            cmd.add_argument("lag", help="e.g. 500ms, 2s")
+            cmd.add_argument("--jitter", help="also set the jitter")
+        if name != "status":
+            cmd.add_argument("region", nargs="?" if name != "partition" else None)
+            cmd.add_argument("other", nargs="?")
+        cmd.add_argument("--url", default=None, help="the edge up address (default from settings)")
 
     comp = sub.add_parser(
         "componentize", help="build one Python module into a component (a build.command)"
@@ -86,6 +104,9 @@ def _cmd_up(args: argparse.Namespace) -> int:
         memory_limit_mb=args.memory_limit_mb,
         max_body_bytes=args.max_body_bytes,
         log_level=args.log_level,
+        replication_lag=args.replication_lag,
+        jitter=args.jitter,
+        seed=args.seed,
     )
     setup_logging(settings.log_level)
     return run_up(settings, build=not args.no_build)
@@ -115,11 +136,63 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
     return subprocess.call([spin, "deploy", "-f", str(manifest_path), *args.spin_args])
 
 
+def _admin(args: argparse.Namespace, method: str, path: str, body: dict | None = None) -> dict:
+    import httpx
+
+    from .settings import load_settings
+
+    url = args.url or "http://" + load_settings().listen
+    try:
+        resp = httpx.request(method, url.rstrip("/") + path, json=body, timeout=10)
+    except httpx.HTTPError as exc:
+        raise EdgeError(f"no edge up answering at {url}: {exc}") from None
+    data = resp.json()
+    if resp.status_code >= 400:
+        raise EdgeError(data.get("error", resp.text))
+    return dict(data)
+
+
+def _print_links(links: list[dict]) -> None:
+    from rich.table import Table
+
+    table = Table("link", "latency", "lag", "jitter", "state")
+    for item in links:
+        state = "[red]partitioned[/]" if item["partitioned"] else "[green]up[/]"
+        table.add_row(
+            " - ".join(item["regions"]),
+            f"{item['latency_ms']:g} ms",
+            f"{item['lag_ms']:g} ms",
+            f"{item['jitter_ms']:g} ms",
+            state,
+        )
+    console.print(table)
+
+
+def _cmd_fault(args: argparse.Namespace) -> int:
+    body = {"region": getattr(args, "region", None), "other": getattr(args, "other", None)}
+    if args.command == "lag":
+        body |= {"lag": args.lag, "jitter": args.jitter}
+    if args.command == "status":
+        data = _admin(args, "GET", "/_edge/replication")
+    else:
+        data = _admin(args, "POST", f"/_edge/{args.command}", body)
+    _print_links(data["links"])
+    for store in data.get("kv", []):
+        agree = "[green]agree[/]" if store["replicas_agree"] else "[yellow]differ[/]"
+        backlog = sum(link["backlog"] for link in store["links"])
+        console.print(f"kv store {store['store']!r}: replicas {agree}, backlog {backlog}")
+    return 0
+
+
 COMMANDS = {
     "build": _cmd_build,
     "up": _cmd_up,
     "componentize": _cmd_componentize,
     "deploy": _cmd_deploy,
+    "partition": _cmd_fault,
+    "heal": _cmd_fault,
+    "lag": _cmd_fault,
+    "status": _cmd_fault,
 }
 
 

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from framework.routing import Router
 
 from .bindings import Grants, HostServices
+from .clock import Clock, RealClock
 from .engine import WasmEngine
 from .errors import EdgeError
 from .instances import ComponentRunner, DeadlineExceeded, GuestFailure, HttpRequest, HttpResponse
@@ -53,7 +54,7 @@ class Region:
         layout: StateLayout,
     ) -> None:
         self.name = name
-        self.stores = StoreRegistry(layout, name)
+        self.stores = StoreRegistry(layout, name, clock=host.clock.now)
         self.runners: dict[str, ComponentRunner] = {}
         for cid, spec in host.manifest.components.items():
             services = HostServices(
@@ -96,10 +97,12 @@ class EdgeHost:
         limits: HostLimits | None = None,
         engine: WasmEngine | None = None,
         env: Mapping[str, str] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         if not regions:
             raise EdgeError("at least one region is needed")
         self.manifest = manifest
+        self.clock: Clock = clock or RealClock()
         self.limits = limits or HostLimits()
         self.engine = engine or WasmEngine()
         self.engine.start_ticker()
@@ -119,6 +122,11 @@ class EdgeHost:
         layout = StateLayout(state_dir)
         self.regions = {name: Region(name, self, layout) for name in regions}
         self.default_region = default_region or regions[0]
+
+    def kv_labels(self) -> list[str]:
+        """Every key-value store some component of the app may open."""
+        labels = {label for c in self.manifest.components.values() for label in c.key_value_stores}
+        return sorted(labels)
 
     def spec(self, component_id: str) -> ComponentSpec:
         return self.manifest.components[component_id]

@@ -8,13 +8,11 @@ under `/_edge/` answer loopback clients only.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import logging
 import signal
 import socket
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from hypercorn.asyncio import serve
@@ -24,6 +22,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .admin import admin_routes
+from .control import ControlFile
 from .host import EdgeHost
 from .instances import HttpResponse
 from .wasmthread import WasmThread
@@ -65,15 +65,6 @@ def pick_region(request: Request, host: EdgeHost) -> str | None:
     return first if first in host.regions else host.default_region
 
 
-def is_loopback(request: Request) -> bool:
-    if request.client is None:
-        return False
-    try:
-        return ipaddress.ip_address(request.client.host).is_loopback
-    except ValueError:
-        return False
-
-
 def _to_starlette(resp: HttpResponse, region: str) -> Response:
     status = resp.status if 100 <= resp.status <= 599 else 500
     out = Response(content=resp.body, status_code=status)
@@ -88,7 +79,9 @@ def _to_starlette(resp: HttpResponse, region: str) -> Response:
     return out
 
 
-def create_app(host: EdgeHost, wasm: WasmThread, options: ServerOptions) -> Starlette:
+def create_app(
+    host: EdgeHost, wasm: WasmThread, control: ControlFile, options: ServerOptions
+) -> Starlette:
     async def edge_request(request: Request) -> Response:
         started = time.perf_counter()
         region = pick_region(request, host)
@@ -125,51 +118,10 @@ def create_app(host: EdgeHost, wasm: WasmThread, options: ServerOptions) -> Star
         result = await asyncio.wrap_future(future)
         return _to_starlette(result, region)
 
-    def loopback_only(
-        endpoint: Callable[[Request], Awaitable[Response]],
-    ) -> Callable[[Request], Awaitable[Response]]:
-        async def guarded(request: Request) -> Response:
-            if not is_loopback(request):
-                return JSONResponse({"error": "inspection is loopback-only"}, status_code=403)
-            return await endpoint(request)
-
-        return guarded
-
-    async def regions(request: Request) -> Response:
-        base = options.public_url.rstrip("/")
-        scheme, _, hostport = base.partition("://")
-        listing = [
-            {
-                "name": name,
-                "url": f"{scheme}://{name}.{hostport}"
-                if hostport.startswith("localhost")
-                else base,
-                "header": {REGION_HEADER: name},
-                "default": name == host.default_region,
-                "databases": {},
-            }
-            for name in host.regions
-        ]
-        return JSONResponse({"regions": listing})
-
-    async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
-
-    async def routes(request: Request) -> Response:
-        return JSONResponse(
-            {
-                "routes": [
-                    {"route": route, "component": cid} for route, cid in host.manifest.routes()
-                ]
-            }
-        )
-
     methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
     return Starlette(
         routes=[
-            Route("/_edge/regions", loopback_only(regions), methods=["GET"]),
-            Route("/_edge/routes", loopback_only(routes), methods=["GET"]),
-            Route("/_edge/health", health, methods=["GET"]),
+            *admin_routes(host, wasm, control, options.public_url),
             Route("/{path:path}", edge_request, methods=methods),
         ]
     )

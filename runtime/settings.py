@@ -20,6 +20,8 @@ from dotenv import dotenv_values
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from .clock import parse_duration
+
 log = logging.getLogger("edge.settings")
 
 # EDGE_* variables that are not settings: how the supervisor hands settings to workers.
@@ -94,6 +96,15 @@ class Settings(BaseSettings):
     pool_size: int = Field(4, ge=0, description="instances made ahead, per worker and component")
     log_level: str = "info"
     cache_dir: Path | None = Field(None, description="compiled components; default ~/.cache/edge")
+    replication_lag: str = Field("1s", description="time for a write to reach other regions")
+    jitter: str = Field("200ms", description="random extra lag per change, up to this much")
+    seed: int = Field(0, description="seed of the jitter: same seed, same delivery times")
+
+    @field_validator("replication_lag", "jitter")
+    @classmethod
+    def _check_duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
 
     @field_validator("listen")
     @classmethod

@@ -13,13 +13,16 @@ from dataclasses import dataclass, field
 from rich.table import Table
 
 from .build import build_manifest
+from .clock import parse_duration
+from .control import ControlFile
 from .engine import WasmEngine
 from .errors import EdgeError
 from .logs import console
 from .manifest import Manifest, load
+from .network import Network
 from .server import bound_socket
 from .settings import Settings
-from .worker import SETTINGS_ENV, public_url, serve
+from .worker import SETTINGS_ENV, public_url, replication_loop, serve
 
 log = logging.getLogger("edge.up")
 
@@ -79,15 +82,27 @@ def run_up(settings: Settings, *, build: bool = True) -> int:
         claim = bound_socket(host.strip("[]"), int(port), listen=False)
     except OSError as exc:
         raise EdgeError(f"cannot listen on {settings.listen}: {exc.strerror}") from exc
+    control = ControlFile(settings.state_dir)
+    control.initialise(
+        Network(
+            list(settings.regions),
+            lag=parse_duration(settings.replication_lag),
+            jitter=parse_duration(settings.jitter),
+            seed=settings.seed,
+        )
+    )
     banner(manifest, settings)
     if settings.workers == 1:
-        # One worker: serve in this process, no supervisor needed.
+        # One worker: serve (and replicate) in this process, no supervisor needed.
         claim.close()
-        serve(settings)
+        serve(settings, replicate=True)
         return 0
+    labels = sorted({label for c in manifest.components.values() for label in c.key_value_stores})
+    loop = replication_loop(settings, labels, control)
     try:
         return _supervise(settings)
     finally:
+        loop.stop()
         claim.close()
 
 

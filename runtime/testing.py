@@ -1,11 +1,17 @@
 """Testing edge apps in process: the real components, the real stores, no server.
 
-    with Emulator("examples/todo/spin.toml") as edge:
-        client = edge.client()
-        assert client.post("/todos", json={"title": "x"}).status_code == 201
+    with Emulator("examples/todo/spin.toml", regions=["us-east", "eu-west"],
+                  replication_lag="1s") as edge:
+        us, eu = edge.client("us-east"), edge.client("eu-west")
+        us.post("/todos", json={"title": "x"})
+        assert eu.get("/todos").json() == []        # not replicated yet
+        edge.advance("1s")                          # the virtual clock: nothing sleeps
+        assert len(eu.get("/todos").json()) == 1
 
 Requests go through the same `EdgeHost` that `edge up` serves (Spin routing and
-headers, fresh instance per request, deadlines), on the calling thread.
+headers, fresh instance per request, deadlines), on the calling thread. Time is
+virtual: replication happens exactly when the test advances the clock, the
+same way for the same seed.
 """
 
 from __future__ import annotations
@@ -19,9 +25,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 from .build import build_manifest
+from .clock import VirtualClock, parse_duration
 from .engine import WasmEngine
+from .errors import EdgeError
 from .host import EdgeHost, HostLimits
 from .manifest import load
+from .network import DEFAULT_JITTER, Network
+from .replication import KVReplicator
 
 DEFAULT_REGIONS = ["us-east", "eu-west", "ap-south"]
 
@@ -105,7 +115,14 @@ class Emulator:
         build: bool = True,
         env: Mapping[str, str] | None = None,
         cache_dir: Path | None = None,
+        replication_lag: str | float = "1s",
+        jitter: str | float = DEFAULT_JITTER,
+        seed: int = 0,
+        clock: str = "virtual",
     ) -> None:
+        if clock != "virtual":
+            raise ValueError("the Emulator runs on the virtual clock; `edge up` uses the real one")
+        self.clock = VirtualClock()
         self.manifest = load(manifest)
         if build:
             build_manifest(self.manifest, report=lambda line: None)
@@ -123,7 +140,83 @@ class Emulator:
             ),
             engine=WasmEngine(cache_dir),
             env=env,
+            clock=self.clock,
         )
+        self.network = Network(
+            self.regions,
+            lag=parse_duration(replication_lag),
+            jitter=parse_duration(jitter),
+            seed=seed,
+        )
+        self.replicator = KVReplicator(
+            {name: region.stores for name, region in self.host.regions.items()},
+            self.host.kv_labels(),
+            self.network,
+            self.clock,
+        )
+
+    # --- time -------------------------------------------------------------------------
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    def advance(self, duration: str | float) -> int:
+        """Move the virtual clock forward, replicating exactly what falls due on the way."""
+        target = self.clock.now() + parse_duration(duration)
+        delivered = self.replicator.step()
+        while (due := self.replicator.next_due()) is not None and due <= target:
+            self.clock.advance_to(due)
+            delivered += self.replicator.step()
+        self.clock.advance_to(target)
+        return delivered + self.replicator.step()
+
+    def settle(self, limit: str | float = "1h") -> float:
+        """Advance until nothing is left to deliver; returns the virtual seconds it took.
+
+        Raises if a partition keeps some change from ever arriving.
+        """
+        started = self.clock.now()
+        deadline = started + parse_duration(limit)
+        self.replicator.step()
+        while (due := self.replicator.next_due()) is not None:
+            if due > deadline:
+                raise EdgeError(f"replication did not settle within {limit}")
+            self.clock.advance_to(due)
+            self.replicator.step()
+        if self.replicator.pending():
+            cut = ", ".join("-".join(sorted(pair)) for pair in sorted(self.network.cut, key=sorted))
+            raise EdgeError(f"cannot settle: changes wait on partitioned links ({cut}); heal first")
+        return self.clock.now() - started
+
+    # --- faults -----------------------------------------------------------------------
+
+    def partition(self, region: str, other: str | None = None) -> None:
+        """Cut `region` off from all others, or only from `other`."""
+        self.network.partition(region, other)
+
+    def heal(self, region: str | None = None, other: str | None = None) -> None:
+        self.network.heal(self.clock.now(), region, other)
+
+    def set_lag(
+        self,
+        lag: str | float,
+        region: str | None = None,
+        other: str | None = None,
+        jitter: str | float | None = None,
+    ) -> None:
+        self.network.set_lag(
+            parse_duration(lag), region, other, None if jitter is None else parse_duration(jitter)
+        )
+
+    def replicas_agree(self, label: str = "default") -> bool:
+        return self.replicator.agree(label)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "now": self.clock.now(),
+            "links": self.network.describe(),
+            **self.replicator.status(),
+        }
 
     def client(self, region: str | None = None) -> Client:
         name = region or self.regions[0]

@@ -12,12 +12,15 @@ import logging
 import os
 import sys
 
+from .control import ControlFile
 from .engine import WasmEngine
 from .host import EdgeHost, HostLimits
 from .logs import setup_logging
 from .manifest import load
+from .replication import ReplicationLoop
 from .server import ServerOptions, bound_socket, create_app, serve_forever
 from .settings import Settings
+from .stores import StateLayout
 from .wasmthread import WasmThread
 
 log = logging.getLogger("edge.worker")
@@ -62,17 +65,34 @@ def public_url(settings: Settings) -> str:
     return f"http://{shown}:{port}"
 
 
-def serve(settings: Settings) -> None:
-    """Serve on the listen address, on a socket of this process's own."""
+def serve(settings: Settings, *, replicate: bool = False) -> None:
+    """Serve on the listen address, on a socket of this process's own.
+
+    With `replicate`, this process also runs the replication loop (the
+    single-process `edge up`); otherwise the supervisor runs it.
+    """
     address, _, port = settings.listen.rpartition(":")
     sock = bound_socket(address.strip("[]"), int(port), listen=True)
     host, wasm = start_host(settings)
-    app = create_app(host, wasm, ServerOptions(settings.max_body_bytes, public_url(settings)))
+    control = ControlFile(settings.state_dir)
+    loop = replication_loop(settings, host.kv_labels(), control) if replicate else None
+    options = ServerOptions(settings.max_body_bytes, public_url(settings))
+    app = create_app(host, wasm, control, options)
     try:
         asyncio.run(serve_forever(app, f"fd://{sock.fileno()}"))
     finally:
+        if loop is not None:
+            loop.stop()
         wasm.call(host.close)
         wasm.stop()
+
+
+def replication_loop(
+    settings: Settings, labels: list[str], control: ControlFile
+) -> ReplicationLoop:
+    loop = ReplicationLoop(StateLayout(settings.state_dir), settings.regions, labels, control)
+    loop.start()
+    return loop
 
 
 def main() -> None:

@@ -3,7 +3,8 @@
 Nothing here knows about wasm; bindings translate WIT values to these calls.
 """
 
-from .kv import Entry, KVError, KVStats, KVStore, TooLarge, pack_hlc, unpack_hlc
+from .changes import Change, decode_changes, encode_changes, hlc_millis, pack_hlc, unpack_hlc, wins
+from .kv import Entry, KVError, KVStats, KVStore, TooLarge
 from .layout import LayoutError, StateLayout
 from .limits import MAX_KEY_BYTES, MAX_KEYS_PER_STORE, MAX_OPEN_STORES, MAX_VALUE_BYTES
 from .registry import StoreRegistry
@@ -14,6 +15,7 @@ __all__ = [
     "MAX_KEY_BYTES",
     "MAX_OPEN_STORES",
     "MAX_VALUE_BYTES",
+    "Change",
     "Entry",
     "KVError",
     "KVStats",
@@ -28,6 +30,10 @@ __all__ = [
     "StateLayout",
     "StoreRegistry",
     "TooLarge",
+    "decode_changes",
+    "encode_changes",
+    "hlc_millis",
     "pack_hlc",
     "unpack_hlc",
+    "wins",
 ]

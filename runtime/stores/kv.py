@@ -2,11 +2,11 @@
 
 Every row carries what last-writer-wins replication needs: a hybrid logical
 clock stamp (`hlc`), the region that made the write (`origin`), and deletes are
-kept as tombstones rather than removed. Replication itself lives elsewhere;
-this module only stamps local writes and keeps the clock monotonic.
-
-HLC stamps are 64-bit integers: milliseconds since the epoch in the high bits,
-a 16-bit logical counter in the low bits, so plain integer order is HLC order.
+kept as tombstones rather than removed. Each local write is also appended to a
+durable outbox in the same transaction, for the replicator to ship to the other
+regions, which `apply` it. Every write goes through one LWW rule
+(`changes.wins`); a local write is stamped past every stamp the file has seen,
+so it always wins where it is made.
 """
 
 from __future__ import annotations
@@ -14,18 +14,19 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 from ._sqlite import DEFAULT_BUSY_TIMEOUT, open_connection
+from .changes import HLC_MAX, Change, digest_entries, pack_hlc, wins
 from .limits import MAX_KEY_BYTES, MAX_VALUE_BYTES
 
-SCHEMA_VERSION = 1
-HLC_LOGICAL_BITS = 16
-HLC_MAX = 2**63 - 1  # stamps are stored as SQLite INTEGER (signed 64-bit)
+# Version 2 added the outbox and the peers' acknowledgements.
+SCHEMA_VERSION = 2
 
 _SCHEMA = (
     """
@@ -46,6 +47,26 @@ _SCHEMA = (
         value INTEGER NOT NULL
     )
     """,
+    # This file's own writes in commit order, until every peer has them.
+    # AUTOINCREMENT: a seq is never reused, even after compaction empties it.
+    """
+    CREATE TABLE IF NOT EXISTS outbox (
+        seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+        key       TEXT NOT NULL,
+        value     BLOB,
+        tombstone INTEGER NOT NULL CHECK (tombstone IN (0, 1)),
+        hlc       INTEGER NOT NULL,
+        origin    TEXT NOT NULL,
+        CHECK ((tombstone = 0) = (value IS NOT NULL))
+    )
+    """,
+    # peer region -> highest outbox seq it has applied.
+    """
+    CREATE TABLE IF NOT EXISTS peers (
+        peer  TEXT PRIMARY KEY NOT NULL,
+        acked INTEGER NOT NULL
+    )
+    """,
 )
 
 _UPSERT = """
@@ -54,6 +75,9 @@ _UPSERT = """
         value = excluded.value, tombstone = excluded.tombstone,
         hlc = excluded.hlc, origin = excluded.origin
 """
+
+# sqlite_sequence keeps the outbox's high-water mark after compaction deletes rows.
+_LAST_SEQ = "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'outbox'), 0)"
 
 
 class KVError(Exception):
@@ -64,13 +88,10 @@ class TooLarge(KVError):
     """A key or value is over its size limit. The message starts with "too large:"."""
 
 
-def pack_hlc(millis: int, logical: int = 0) -> int:
-    return (millis << HLC_LOGICAL_BITS) | logical
+class SupportsNow(Protocol):
+    """A clock object such as `runtime.clock.VirtualClock`."""
 
-
-def unpack_hlc(hlc: int) -> tuple[int, int]:
-    """(milliseconds since the epoch, logical counter)."""
-    return hlc >> HLC_LOGICAL_BITS, hlc & ((1 << HLC_LOGICAL_BITS) - 1)
+    def now(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -101,6 +122,8 @@ class KVStore:
 
     Several processes may open the same file; writes take SQLite's write lock
     (waiting up to `busy_timeout` seconds) and are durable once they return.
+    `clock` (seconds since the epoch, as a callable or an object with `now()`,
+    like the emulator's virtual clock) gives the HLC's physical part.
     """
 
     def __init__(
@@ -110,17 +133,17 @@ class KVStore:
         max_key_bytes: int = MAX_KEY_BYTES,
         max_value_bytes: int = MAX_VALUE_BYTES,
         region: str = "local",
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | SupportsNow = time.time,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
     ) -> None:
         if max_key_bytes < 0 or max_value_bytes < 0:
             raise ValueError("size limits must not be negative")
-        _check_origin(region)
+        _check_name(region, "origin")
         self.path = Path(path)
         self.max_key_bytes = max_key_bytes
         self.max_value_bytes = max_value_bytes
         self.region = region
-        self._clock = clock
+        self._clock: Callable[[], float] = clock if callable(clock) else clock.now
         self._lock = threading.Lock()
         try:
             conn = open_connection(self.path, busy_timeout=busy_timeout)
@@ -181,6 +204,27 @@ class KVStore:
         value = None if row[1] is None else bytes(row[1])
         return Entry(row[0], value, bool(row[2]), row[3], row[4])
 
+    def snapshot(self) -> dict[str, bytes]:
+        """Every live key and its value (for tests and inspection)."""
+        rows = self._all("SELECT key, value FROM entries WHERE tombstone = 0 ORDER BY key")
+        return {key: bytes(value) for key, value in rows}
+
+    def entries_count(self) -> int:
+        """Stored rows, tombstones included."""
+        return int(self._one("SELECT count(*) FROM entries", ())[0])
+
+    def digest(self) -> str:
+        """Hex sha256 of every entry, tombstones included.
+
+        Replicas that have applied the same writes hold the same rows, so they
+        have the same digest whatever order the writes arrived in.
+        """
+        rows = self._all("SELECT key, tombstone, value, hlc, origin FROM entries ORDER BY key")
+        return digest_entries(
+            (key, bool(tomb), None if value is None else bytes(value), hlc, origin)
+            for key, tomb, value, hlc, origin in rows
+        )
+
     def last_hlc(self) -> int:
         """The highest HLC stamp this file has recorded (0 for a fresh store)."""
         row = self._one("SELECT value FROM meta WHERE name = 'hlc'", ())
@@ -206,7 +250,11 @@ class KVStore:
         hlc: int | None = None,
         origin: str | None = None,
     ) -> int:
-        """Store `value` under `key`; returns the HLC stamp the write got."""
+        """Store `value` under `key`; returns the HLC stamp the write got.
+
+        `hlc`/`origin` are for tests and tools: another region's `origin` makes it a
+        remote change (no outbox); an explicit `hlc` that loses LWW changes nothing.
+        """
         self._check_key(key)
         if not isinstance(value, bytes | bytearray | memoryview):
             raise TypeError(f"key-value values are bytes, not {type(value).__name__}")
@@ -233,6 +281,84 @@ class KVStore:
         if conn is not None:
             conn.close()
 
+    # --- replication ------------------------------------------------------------------
+
+    def changes_since(self, after_seq: int, limit: int = 1000) -> list[Change]:
+        """This file's outbox rows with seq > `after_seq`, in seq order, at most `limit`."""
+        _check_count(after_seq, "after_seq")
+        _check_count(limit, "limit")
+        rows = self._all(
+            "SELECT seq, key, value, tombstone, hlc, origin FROM outbox"
+            " WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after_seq, limit),
+        )
+        return [
+            Change(seq, key, None if value is None else bytes(value), bool(tomb), hlc, origin)
+            for seq, key, value, tomb, hlc, origin in rows
+        ]
+
+    def apply(self, changes: Iterable[Change]) -> int:
+        """Apply remote changes in one transaction; returns how many won and were stored.
+
+        A change is stored only if it beats the entry it would replace (idempotent,
+        order-independent). No outbox: every region sends its own writes to every peer.
+        """
+        batch = list(changes)
+        for change in batch:
+            if not isinstance(change, Change):
+                raise TypeError(f"apply takes Change objects, not {type(change).__name__}")
+        if not batch:
+            return 0
+        applied = 0
+        with self._transaction() as conn:
+            # HLC receive rule: later local writes must go past what arrived.
+            self._advance_clock(conn, max(change.hlc for change in batch))
+            for change in batch:
+                applied += self._put(conn, change.key, change.value, change.hlc, change.origin)
+        return applied
+
+    def acked(self, peer: str) -> int:
+        """The highest seq `peer` has acknowledged (0 if it never did)."""
+        _check_name(peer, "peer")
+        row = self._one("SELECT acked FROM peers WHERE peer = ?", (peer,))
+        return 0 if row is None else int(row[0])
+
+    def ack(self, peer: str, seq: int) -> None:
+        """Record that `peer` has applied every change up to `seq`; never moves back."""
+        _check_name(peer, "peer")
+        _check_count(seq, "seq")
+        with self._transaction() as conn:
+            # Acking past the end would make the peer skip writes not made yet.
+            end = self._last_seq(conn)
+            if seq > end:
+                raise KVError(f"cannot ack seq {seq}: the outbox ends at {end}")
+            conn.execute(
+                "INSERT INTO peers (peer, acked) VALUES (?, ?) ON CONFLICT (peer)"
+                " DO UPDATE SET acked = max(acked, excluded.acked)",
+                (peer, seq),
+            )
+
+    def compact(self, peers: Iterable[str]) -> int:
+        """Delete outbox rows every one of `peers` has acked (with no peers: all rows)."""
+        names = [_check_name(peer, "peer") for peer in peers]
+        with self._transaction() as conn:
+            if not names:
+                return conn.execute("DELETE FROM outbox").rowcount
+            floor = min(
+                conn.execute(
+                    "SELECT coalesce((SELECT acked FROM peers WHERE peer = ?), 0)", (name,)
+                ).fetchone()[0]
+                for name in names
+            )
+            return conn.execute("DELETE FROM outbox WHERE seq <= ?", (floor,)).rowcount
+
+    def outbox_len(self) -> int:
+        return int(self._one("SELECT count(*) FROM outbox", ())[0])
+
+    def last_seq(self) -> int:
+        """The seq of the latest outbox row ever written (0 if none), compacted or not."""
+        return int(self._one(_LAST_SEQ, ())[0])
+
     # --- internals --------------------------------------------------------------------
 
     def _check_key(self, key: str) -> None:
@@ -251,28 +377,62 @@ class KVStore:
         valid_hlc = isinstance(hlc, int) and not isinstance(hlc, bool) and 0 <= hlc <= HLC_MAX
         if hlc is not None and not valid_hlc:
             raise KVError(f"hlc must be an integer in 0..2**63-1, not {hlc!r}")
-        writer = self.region if origin is None else _check_origin(origin)
+        writer = self.region if origin is None else _check_name(origin, "origin")
+        # IMMEDIATE (in _transaction) takes the write lock up front, so reading
+        # the clock, writing the row and its outbox entry are one step even
+        # across processes.
+        with self._transaction() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE name = 'hlc'").fetchone()
+            last = 0 if row is None else int(row[0])
+            # HLC rules: a local event goes past everything seen; a stamp
+            # given from elsewhere is kept and moves the clock forward.
+            stamp = max(self._physical(), last + 1) if hlc is None else hlc
+            if stamp > HLC_MAX:
+                raise KVError("hybrid logical clock overflow")
+            self._advance_clock(conn, stamp)
+            won = self._put(conn, key, value, stamp, writer)
+            if hlc is None and not won:
+                # Every stored stamp is <= last < stamp; losing means the file is corrupt.
+                raise KVError(f"local write to {key!r} lost to a stored entry (clock broken)")
+            if won and writer == self.region:
+                conn.execute(
+                    "INSERT INTO outbox (key, value, tombstone, hlc, origin)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (key, value, 1 if value is None else 0, stamp, writer),
+                )
+        return stamp
+
+    @staticmethod
+    def _put(
+        conn: sqlite3.Connection, key: str, value: bytes | None, hlc: int, origin: str
+    ) -> bool:
+        """Store the write if it beats the current entry (a missing entry always loses)."""
+        row = conn.execute("SELECT hlc, origin FROM entries WHERE key = ?", (key,)).fetchone()
+        if row is not None and not wins(hlc, origin, row[0], row[1]):
+            return False
+        conn.execute(_UPSERT, (key, value, 1 if value is None else 0, hlc, origin))
+        return True
+
+    @staticmethod
+    def _advance_clock(conn: sqlite3.Connection, stamp: int) -> None:
+        conn.execute(
+            "INSERT INTO meta (name, value) VALUES ('hlc', ?) ON CONFLICT (name)"
+            " DO UPDATE SET value = max(value, excluded.value)",
+            (stamp,),
+        )
+
+    @staticmethod
+    def _last_seq(conn: sqlite3.Connection) -> int:
+        return int(conn.execute(_LAST_SEQ).fetchone()[0])
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             conn = self._live()
             try:
-                # IMMEDIATE takes the write lock up front, so reading the clock
-                # and writing the row are one step even across processes.
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    row = conn.execute("SELECT value FROM meta WHERE name = 'hlc'").fetchone()
-                    last = 0 if row is None else int(row[0])
-                    # HLC rules: a local event goes past everything seen; a stamp
-                    # given from elsewhere is kept and moves the clock forward.
-                    stamp = max(self._physical(), last + 1) if hlc is None else hlc
-                    if stamp > HLC_MAX:
-                        raise KVError("hybrid logical clock overflow")
-                    conn.execute(
-                        "INSERT INTO meta (name, value) VALUES ('hlc', ?) ON CONFLICT (name)"
-                        " DO UPDATE SET value = max(value, excluded.value)",
-                        (stamp,),
-                    )
-                    tombstone = 1 if value is None else 0
-                    conn.execute(_UPSERT, (key, value, tombstone, stamp, writer))
+                    yield conn
                     conn.execute("COMMIT")
                 except BaseException:
                     if conn.in_transaction:
@@ -280,7 +440,6 @@ class KVStore:
                     raise
             except sqlite3.Error as exc:
                 raise KVError(f"key-value write failed: {exc}") from exc
-        return stamp
 
     def _live(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -289,23 +448,18 @@ class KVStore:
 
     # Rows are typed Any: the schema's CHECKs, not Python, guarantee their shape.
     def _one(self, sql: str, params: tuple[object, ...]) -> Any:
-        with self._lock:
-            try:
-                row = self._live().execute(sql, params).fetchone()
-            except sqlite3.Error as exc:
-                raise KVError(f"key-value read failed: {exc}") from exc
-        return row
+        rows = self._all(sql, params)
+        return rows[0] if rows else None
 
-    def _all(self, sql: str) -> list[Any]:
+    def _all(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
         with self._lock:
             try:
-                rows = self._live().execute(sql).fetchall()
+                rows = self._live().execute(sql, params).fetchall()
             except sqlite3.Error as exc:
                 raise KVError(f"key-value read failed: {exc}") from exc
         return rows
 
-    @staticmethod
-    def _migrate(conn: sqlite3.Connection) -> None:
+    def _migrate(self, conn: sqlite3.Connection) -> None:
         (version,) = conn.execute("PRAGMA user_version").fetchone()
         if version > SCHEMA_VERSION:
             raise KVError(
@@ -316,9 +470,21 @@ class KVStore:
             return
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for statement in _SCHEMA:
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            # Read again under the lock: another process may have migrated meanwhile.
+            (version,) = conn.execute("PRAGMA user_version").fetchone()
+            if version < SCHEMA_VERSION:
+                for statement in _SCHEMA:
+                    conn.execute(statement)
+                if version == 1:
+                    # A version-1 file had no outbox: queue this region's existing
+                    # writes so they still reach the other regions.
+                    conn.execute(
+                        "INSERT INTO outbox (key, value, tombstone, hlc, origin)"
+                        " SELECT key, value, tombstone, hlc, origin FROM entries"
+                        " WHERE origin = ? ORDER BY hlc, key",
+                        (self.region,),
+                    )
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if conn.in_transaction:
@@ -335,7 +501,12 @@ def _encode_key(key: str) -> bytes:
         raise KVError(f"key is not valid Unicode text: {exc}") from None
 
 
-def _check_origin(origin: str) -> str:
-    if not isinstance(origin, str) or not origin:
-        raise KVError(f"origin must be a non-empty region name, not {origin!r}")
-    return origin
+def _check_name(name: str, what: str) -> str:
+    if not isinstance(name, str) or not name:
+        raise KVError(f"{what} must be a non-empty region name, not {name!r}")
+    return name
+
+
+def _check_count(value: int, what: str) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise KVError(f"{what} must be a non-negative integer, not {value!r}")

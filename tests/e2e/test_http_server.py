@@ -153,3 +153,54 @@ def test_loop_is_stopped_and_next_request_succeeds(built: dict[str, Path], tmp_p
         assert "secret internal detail" in up.output()
     finally:
         up.stop()
+
+
+def _wait_for(predicate, timeout: float = 10.0) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if predicate():
+            return time.monotonic() - started
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def test_replication_and_faults_over_http(built: dict[str, Path], tmp_path: Path) -> None:
+    up = EdgeUp(
+        built["demo"],
+        tmp_path / "state",
+        "--workers",
+        "2",
+        "--replication-lag",
+        "300ms",
+        "--jitter",
+        "0",
+    )
+    try:
+        with httpx.Client(base_url=up.url) as http:
+            eu = {"x-edge-region": "eu-west"}
+            assert http.post("/todos", json={"title": "a"}).status_code == 201
+            assert http.get("/todos", headers=eu).json() == []
+            waited = _wait_for(lambda: len(http.get("/todos", headers=eu).json()) == 1)
+            assert waited >= 0.15  # not before the lag
+
+            assert http.post("/_edge/partition", json={"region": "eu-west"}).status_code == 200
+            http.post("/todos", json={"title": "b"})
+            time.sleep(1.0)
+            assert len(http.get("/todos", headers=eu).json()) == 1
+            status = http.get("/_edge/replication").json()
+            [store] = status["kv"]
+            assert store["store"] == "default" and not store["replicas_agree"]
+            to_eu = [link for link in store["links"] if link["to"] == "eu-west"]
+            assert any(link["backlog"] > 0 and link["partitioned"] for link in to_eu)
+
+            assert http.post("/_edge/heal", json={}).status_code == 200
+            _wait_for(lambda: len(http.get("/todos", headers=eu).json()) == 2)
+            _wait_for(lambda: http.get("/_edge/replication").json()["kv"][0]["replicas_agree"])
+
+            bad = http.post("/_edge/partition", json={"region": "mars"})
+            assert bad.status_code == 400 and "mars" in bad.json()["error"]
+            lag = http.post("/_edge/lag", json={"lag": "2s", "region": "ap-south"})
+            lags = {tuple(link["regions"]): link["lag_ms"] for link in lag.json()["links"]}
+            assert lags[("ap-south", "us-east")] == 2000 and lags[("eu-west", "us-east")] == 300
+    finally:
+        up.stop()

@@ -292,6 +292,7 @@ def test_concurrent_writers_on_one_file_lose_nothing(path: Path) -> None:
         assert errors == []
         assert len(stores[0].keys()) == 400
         assert stores[3].get("w0-099") == b"99"
+        assert stores[1].outbox_len() == stores[2].last_seq() == 400  # one row per write
     finally:
         for s in stores:
             s.close()
@@ -346,6 +347,7 @@ def test_acknowledged_write_survives_a_killed_process(path: Path) -> None:
     assert result.returncode == -9
     with KVStore(path) as reopened:
         assert reopened.get("acked") == b"durable"
+        assert [(c.key, c.value) for c in reopened.changes_since(0)] == [("acked", b"durable")]
 
 
 def test_closed_store_refuses_operations(path: Path) -> None:
@@ -407,6 +409,10 @@ def test_explicit_stamp_and_origin_are_kept_and_move_the_clock(path: Path) -> No
         assert s.delete("k") == far_future + 1
         tomb = s.entry("k")
         assert tomb is not None and tomb.origin == "us-east" and tomb.tombstone
+        # Only the local delete is queued for the other regions.
+        assert [(c.key, c.tombstone, c.origin) for c in s.changes_since(0)] == [
+            ("k", True, "us-east")
+        ]
 
 
 def test_explicit_older_stamp_does_not_move_the_clock_back(path: Path) -> None:
@@ -421,6 +427,15 @@ def test_invalid_stamps_are_rejected(store: KVStore, bad: object) -> None:
     with pytest.raises(KVError, match="hlc must be an integer"):
         store.set("k", b"v", hlc=bad)  # type: ignore[arg-type]
     assert store.get("k") is None
+
+
+def test_a_clock_object_with_now_is_accepted(path: Path) -> None:
+    class Clock:
+        def now(self) -> float:
+            return 3000.0
+
+    with KVStore(path, clock=Clock()) as s:
+        assert unpack_hlc(s.set("k", b"v")) == (3_000_000, 0)
 
 
 def test_empty_origin_is_rejected(store: KVStore) -> None:

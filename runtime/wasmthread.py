@@ -2,9 +2,9 @@
 
 wasmtime-py converts component values through module-global state, so two
 threads inside components at once corrupt each other's calls. Every call into
-wasm of a process goes through this thread's queue. When the queue is empty the
-thread runs its idle hook (refilling instance pools), so instantiation happens
-between requests instead of inside them.
+wasm of a process goes through this thread's queue. After each job, and
+whenever the queue is empty, the thread runs its idle hook (refilling instance
+pools), so instantiation happens between requests instead of inside them.
 """
 
 from __future__ import annotations
@@ -55,7 +55,9 @@ class WasmThread:
                     future.set_result(fn(*args))
                 except BaseException as exc:  # delivered to the waiting request
                     future.set_exception(exc)
-            busy_idle = True
+            # Replace what the request used before taking the next one, so even a
+            # busy thread hands every request an instance made ahead of it.
+            busy_idle = self._run_idle()
 
     def _run_idle(self) -> bool:
         if self._idle is None:

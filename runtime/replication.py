@@ -184,9 +184,41 @@ class ReplicationLoop:
         self.replicator = KVReplicator(registries, labels, control.load(), clock)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="edge-replication", daemon=True)
+        self._reported_at = 0.0
+        self._last_line = ""
 
     def start(self) -> None:
         self._thread.start()
+
+    def status_line(self) -> str:
+        """One line for the terminal: regions, cut links, backlog, agreement."""
+        network = self.replicator.network
+        parts = []
+        for name in network.regions:
+            mark = " (partitioned)" if network.partitioned(name) else ""
+            parts.append(f"{name}{mark}")
+        cut = sorted("-".join(sorted(pair)) for pair in network.cut)
+        line = "regions: " + ", ".join(parts)
+        if cut:
+            line += f"; cut: {', '.join(cut)}"
+        for label in self.replicator.labels:
+            agree = "agree" if self.replicator.agree(label) else "differ"
+            backlog = sum(
+                self.replicator.backlog(label, src, dst) for src, dst in self.replicator._pairs()
+            )
+            line += f"; kv {label}: backlog {backlog}, replicas {agree}"
+        return line
+
+    def _report(self) -> None:
+        # Log the state only when it changes, at most once a second.
+        now = time.monotonic()
+        if now - self._reported_at < 1.0:
+            return
+        self._reported_at = now
+        line = self.status_line()
+        if line != self._last_line:
+            self._last_line = line
+            log.info("%s", line)
 
     def _run(self) -> None:
         last_compact = time.monotonic()
@@ -194,6 +226,7 @@ class ReplicationLoop:
             try:
                 self.replicator.network = self.control.load()
                 self.replicator.step()
+                self._report()
                 if time.monotonic() - last_compact > self.COMPACT_EVERY:
                     self.replicator.compact()
                     last_compact = time.monotonic()

@@ -144,15 +144,14 @@ class KVReplicator:
         for label in self.labels:
             links = []
             for src, dst in self._pairs():
-                stats = self.stats.get((label, src, dst), LinkStats())
+                # Read from the stores, not from this object's counters: the
+                # replicator that delivers may run in another process.
                 links.append(
                     {
                         "from": src,
                         "to": dst,
                         "backlog": self.backlog(label, src, dst),
-                        "delivered": stats.delivered,
-                        "last_applied_seq": stats.last_seq,
-                        "last_delivered_at": stats.last_delivered_at,
+                        "last_applied_seq": self.regions[src].kv(label).acked(dst),
                         "partitioned": not self.network.is_up(src, dst),
                     }
                 )

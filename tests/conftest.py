@@ -12,6 +12,7 @@ from runtime.manifest import load
 ROOT = Path(__file__).resolve().parent.parent
 APPS = {
     "faults": ROOT / "tests" / "apps" / "faults" / "spin.toml",
+    "kvprobe": ROOT / "tests" / "apps" / "kvprobe" / "spin.toml",
     "todo": ROOT / "examples" / "todo" / "spin.toml",
     "notes": ROOT / "examples" / "notes" / "spin.toml",
     "hello": ROOT / "examples" / "hello" / "spin.toml",

@@ -13,7 +13,7 @@ import functools
 import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -26,10 +26,14 @@ from .engine import WasmEngine
 from .errors import EdgeError
 from .instances import ComponentRunner, DeadlineExceeded, GuestFailure, HttpRequest, HttpResponse
 from .manifest import ComponentSpec, Manifest
-from .stores import StateLayout, StoreRegistry
+from .stores import KVStore, StateLayout, StoreRegistry
 from .variables import VariableResolver
 
 log = logging.getLogger("edge.host")
+
+# (region, label, store) -> what the guest's key-value calls go to (the emulator
+# wraps stores to record their history).
+KVWrapper = Callable[[str, str, KVStore], object]
 
 
 @dataclass(frozen=True)
@@ -55,13 +59,14 @@ class Region:
     ) -> None:
         self.name = name
         self.stores = StoreRegistry(layout, name, clock=host.clock.now)
+        self._kv_wrapper = host.kv_wrapper
         self.runners: dict[str, ComponentRunner] = {}
         for cid, spec in host.manifest.components.items():
             services = HostServices(
                 grants=Grants(
                     cid, frozenset(spec.key_value_stores), frozenset(spec.sqlite_databases)
                 ),
-                open_kv=self.stores.kv,
+                open_kv=self._open_kv,
                 connect_sql=lambda label: self.stores.sql(label).connect(),
                 resolve_variable=functools.partial(host.variables.resolve, cid),
             )
@@ -73,6 +78,10 @@ class Region:
                 memory_limit_bytes=host.limits.memory_limit_bytes,
                 pool_size=host.limits.pool_size,
             )
+
+    def _open_kv(self, label: str) -> object:
+        store = self.stores.kv(label)
+        return store if self._kv_wrapper is None else self._kv_wrapper(self.name, label, store)
 
     def refill_one(self) -> bool:
         """Make one instance for the emptiest pool; True if any pool is still short."""
@@ -98,11 +107,13 @@ class EdgeHost:
         engine: WasmEngine | None = None,
         env: Mapping[str, str] | None = None,
         clock: Clock | None = None,
+        kv_wrapper: KVWrapper | None = None,
     ) -> None:
         if not regions:
             raise EdgeError("at least one region is needed")
         self.manifest = manifest
         self.clock: Clock = clock or RealClock()
+        self.kv_wrapper = kv_wrapper
         self.limits = limits or HostLimits()
         self.engine = engine or WasmEngine()
         self.engine.start_ticker()

@@ -28,10 +28,18 @@ from .build import build_manifest
 from .clock import VirtualClock, parse_duration
 from .engine import WasmEngine
 from .errors import EdgeError
+from .history import (
+    History,
+    RecordingKV,
+    assert_convergence,
+    assert_monotonic_reads,
+    assert_read_your_writes,
+)
 from .host import EdgeHost, HostLimits
 from .manifest import load
 from .network import DEFAULT_JITTER, Network
 from .replication import KVReplicator
+from .stores import KVStore
 
 DEFAULT_REGIONS = ["us-east", "eu-west", "ap-south"]
 
@@ -119,6 +127,7 @@ class Emulator:
         jitter: str | float = DEFAULT_JITTER,
         seed: int = 0,
         clock: str = "virtual",
+        record_history: bool = True,
     ) -> None:
         if clock != "virtual":
             raise ValueError("the Emulator runs on the virtual clock; `edge up` uses the real one")
@@ -129,6 +138,8 @@ class Emulator:
         self._tmp = None if state_dir is not None else tempfile.TemporaryDirectory(prefix="edge-")
         self.state_dir = Path(state_dir) if state_dir is not None else Path(self._tmp.name)  # type: ignore[union-attr]
         self.regions = list(regions or DEFAULT_REGIONS)
+        # Every key-value op a guest makes, per region (see runtime.history).
+        self._history = History() if record_history else None
         self.host = EdgeHost(
             self.manifest,
             state_dir=self.state_dir,
@@ -141,6 +152,7 @@ class Emulator:
             engine=WasmEngine(cache_dir),
             env=env,
             clock=self.clock,
+            kv_wrapper=self._record_kv if record_history else None,
         )
         self.network = Network(
             self.regions,
@@ -187,6 +199,44 @@ class Emulator:
             cut = ", ".join("-".join(sorted(pair)) for pair in sorted(self.network.cut, key=sorted))
             raise EdgeError(f"cannot settle: changes wait on partitioned links ({cut}); heal first")
         return self.clock.now() - started
+
+    # --- history ----------------------------------------------------------------------
+
+    @property
+    def history(self) -> History:
+        """The key-value ops the guests made, in order (needs `record_history=True`)."""
+        if self._history is None:
+            raise RuntimeError("history recording is off: use Emulator(record_history=True)")
+        return self._history
+
+    def _record_kv(self, region: str, label: str, store: KVStore) -> RecordingKV:
+        return RecordingKV(store, self.history, label=label, clock=self.clock.now, region=region)
+
+    def kv_replicas(self) -> dict[str, dict[str, KVStore]]:
+        """label -> region -> that region's replica of the key-value store."""
+        labels = sorted(set(self.replicator.labels) | {op.label for op in self.history.ops()})
+        return {
+            label: {name: region.stores.kv(label) for name, region in self.host.regions.items()}
+            for label in labels
+        }
+
+    def check_read_your_writes(self) -> None:
+        """AssertionError unless every region read its own writes (or later winners)."""
+        assert_read_your_writes(self.history)
+
+    def check_monotonic_reads(self) -> None:
+        """AssertionError if a region's reads of a key ever went back to an older write."""
+        assert_monotonic_reads(self.history)
+
+    def check_convergence(self, settle: bool = True) -> None:
+        """AssertionError unless all replicas agree on the LWW winner of every recorded write.
+
+        Settles replication first (which raises while a partition holds changes back)
+        unless `settle` is False.
+        """
+        if settle:
+            self.settle()
+        assert_convergence(self.history, self.kv_replicas())
 
     # --- faults -----------------------------------------------------------------------
 

@@ -8,7 +8,6 @@ under `/_edge/` answer loopback clients only.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import signal
 import socket
@@ -22,15 +21,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .admin import admin_routes
+from .admin import REGION_HEADER, admin_routes
 from .control import ControlFile
 from .host import EdgeHost
 from .instances import HttpResponse
 from .wasmthread import WasmThread
 
 log = logging.getLogger("edge.http")
-
-REGION_HEADER = "x-edge-region"
 
 
 @dataclass
@@ -162,7 +159,3 @@ def bound_socket(host: str, port: int, *, listen: bool) -> socket.socket:
     if listen:
         sock.listen(1024)
     return sock
-
-
-def dumps(obj: object) -> str:
-    return json.dumps(obj, indent=2)

@@ -5,12 +5,6 @@ every region (the outbox is durable, delivery is acknowledged after apply).
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,105 +14,26 @@ from typing import Any
 import httpx
 import pytest
 
+from .edgeup import EdgeUp
+
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
 REGIONS = ["us-east", "eu-west", "ap-south"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class KillableEdgeUp:
-    """`edge up` in its own process group, so SIGKILL takes the supervisor and workers."""
-
-    def __init__(self, manifest: Path, state_dir: Path, *extra: str) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = state_dir.parent / f"edge-up-{self.port}.log"
-        args = [
-            sys.executable,
-            "-m",
-            "runtime.cli",
-            "up",
-            "-f",
-            str(manifest),
-            "--no-build",
-            "--listen",
-            f"127.0.0.1:{self.port}",
-            "--state-dir",
-            str(state_dir),
-            *extra,
-        ]
-        env = dict(os.environ, EDGE_LOG_LEVEL="info")
-        with self.log.open("wb") as out:
-            self.process = subprocess.Popen(
-                args,
-                cwd=ROOT,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,
-            )
-        self.pgid = os.getpgid(self.process.pid)
-        self._wait_ready()
-
-    def _wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"edge up exited early:\n{self.output()}")
-            try:
-                if httpx.get(f"{self.url}/_edge/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.kill()
-        raise AssertionError(f"edge up did not start:\n{self.output()}")
-
-    def kill(self) -> None:
-        """SIGKILL the whole process group: no shutdown code runs anywhere."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.pgid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-        # The workers are reaped by init; wait until none of the group is left.
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                os.killpg(self.pgid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.05)
-        raise AssertionError("processes of the killed edge up are still alive")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout=20)
-        self.kill()  # whatever is left of the group
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
 @pytest.fixture
-def launched() -> Iterator[list[KillableEdgeUp]]:
+def launched() -> Iterator[list[EdgeUp]]:
     """Every server a test starts; all are stopped at the end, whatever happened."""
-    servers: list[KillableEdgeUp] = []
+    servers: list[EdgeUp] = []
     yield servers
     for server in servers:
         server.stop()
 
 
 def _start(
-    servers: list[KillableEdgeUp], manifest: Path, state: Path, lag: str, jitter: str = "0"
-) -> KillableEdgeUp:
-    up = KillableEdgeUp(
+    servers: list[EdgeUp], manifest: Path, state: Path, lag: str, jitter: str = "0"
+) -> EdgeUp:
+    up = EdgeUp(
         manifest,
         state,
         "--workers",
@@ -179,7 +94,7 @@ def _missing(http: httpx.Client, expected: dict[str, bytes | None]) -> list[str]
 
 
 def test_kill_with_replication_pending_loses_no_acknowledged_write(
-    built: dict[str, Path], tmp_path: Path, launched: list[KillableEdgeUp]
+    built: dict[str, Path], tmp_path: Path, launched: list[EdgeUp]
 ) -> None:
     state = tmp_path / "state"
     first = _start(launched, built["kvprobe"], state, lag="2s")
@@ -223,7 +138,7 @@ def test_kill_with_replication_pending_loses_no_acknowledged_write(
 
 
 def test_kill_during_continuous_writes_and_replication(
-    built: dict[str, Path], tmp_path: Path, launched: list[KillableEdgeUp]
+    built: dict[str, Path], tmp_path: Path, launched: list[EdgeUp]
 ) -> None:
     """Writes keep coming and replication keeps delivering while the runtime is killed.
 

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,65 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from .edgeup import EdgeUp
+
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class EdgeUp:
-    def __init__(self, manifest: Path, state_dir: Path, *extra: str) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = state_dir.parent / f"edge-up-{self.port}.log"
-        args = [
-            sys.executable,
-            "-m",
-            "runtime.cli",
-            "up",
-            "-f",
-            str(manifest),
-            "--no-build",
-            "--listen",
-            f"127.0.0.1:{self.port}",
-            "--state-dir",
-            str(state_dir),
-            *extra,
-        ]
-        env = dict(os.environ, EDGE_LOG_LEVEL="info")
-        with self.log.open("wb") as out:
-            self.process = subprocess.Popen(
-                args, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env
-            )
-        self._wait_ready()
-
-    def _wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"edge up exited early:\n{self.log.read_text()}")
-            try:
-                if httpx.get(f"{self.url}/_edge/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise AssertionError(f"edge up did not start:\n{self.log.read_text()}")
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
 
 
 @pytest.fixture

@@ -1,0 +1,100 @@
+"""`edge up` as a real subprocess for end-to-end tests, on a free loopback port.
+
+It runs in its own process group, so `kill()` (SIGKILL) takes the supervisor
+and every worker at once, as a crash would; `stop()` is the clean SIGTERM.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class EdgeUp:
+    """`edge up` in its own process group, so SIGKILL takes the supervisor and workers."""
+
+    def __init__(self, manifest: Path, state_dir: Path, *extra: str) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = state_dir.parent / f"edge-up-{self.port}.log"
+        args = [
+            sys.executable,
+            "-m",
+            "runtime.cli",
+            "up",
+            "-f",
+            str(manifest),
+            "--no-build",
+            "--listen",
+            f"127.0.0.1:{self.port}",
+            "--state-dir",
+            str(state_dir),
+            *extra,
+        ]
+        env = dict(os.environ, EDGE_LOG_LEVEL="info")
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                args,
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+            )
+        self.pgid = os.getpgid(self.process.pid)
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"edge up exited early:\n{self.output()}")
+            try:
+                if httpx.get(f"{self.url}/_edge/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.kill()
+        raise AssertionError(f"edge up did not start:\n{self.output()}")
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: no shutdown code runs anywhere."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.pgid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+        # The workers are reaped by init; wait until none of the group is left.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(self.pgid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+        raise AssertionError("processes of the killed edge up are still alive")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=20)
+        self.kill()  # whatever is left of the group
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")

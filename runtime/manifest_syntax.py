@@ -150,6 +150,3 @@ def toml_error(message: str, text: str) -> tuple[str, int | None]:
     if m:
         return f"{message[: m.start()]} (at the end of the file)", max(1, len(text.splitlines()))
     return message, None
-
-
-# --- checking ------------------------------------------------------------------------------

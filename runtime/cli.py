@@ -42,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--state-dir", type=Path, help="where stores live (default .edge)")
     up.add_argument("--regions", help="comma-separated region names")
     up.add_argument("--default-region", help="region for requests that name none")
+    up.add_argument("--primary-region", help="region of the SQL primary (default: default region)")
+    up.add_argument("--sql-write-timeout", help="how long a write waits for a cut-off primary (2s)")
     up.add_argument("--workers", type=int, help="serving processes (default: CPU count, max 4)")
     up.add_argument("--deadline-ms", type=int, help="CPU time limit per request")
     up.add_argument("--memory-limit-mb", type=int, help="memory limit per instance")
@@ -99,6 +101,8 @@ def _cmd_up(args: argparse.Namespace) -> int:
         state_dir=args.state_dir,
         regions=args.regions,
         default_region=args.default_region,
+        primary_region=args.primary_region,
+        sql_write_timeout=args.sql_write_timeout,
         workers=args.workers,
         deadline_ms=args.deadline_ms,
         memory_limit_mb=args.memory_limit_mb,

@@ -36,10 +36,18 @@ class Clock(Protocol):
         """Seconds since the Unix epoch."""
         ...
 
+    def sleep(self, seconds: float) -> None:
+        """Let `seconds` pass (a network round trip, a timeout)."""
+        ...
+
 
 class RealClock:
     def now(self) -> float:
         return time.time()
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
 
 
 class VirtualClock:
@@ -55,6 +63,11 @@ class VirtualClock:
         if seconds < 0:
             raise ValueError("a virtual clock cannot go back")
         self._now += seconds
+
+    def sleep(self, seconds: float) -> None:
+        # Waiting on the virtual clock is moving it: a request that pays a
+        # round trip ends that much later, and nothing really sleeps.
+        self.advance(max(0.0, seconds))
 
     def advance_to(self, when: float) -> None:
         self._now = max(self._now, when)

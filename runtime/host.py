@@ -26,7 +26,9 @@ from .engine import WasmEngine
 from .errors import EdgeError
 from .instances import ComponentRunner, DeadlineExceeded, GuestFailure, HttpRequest, HttpResponse
 from .manifest import ComponentSpec, Manifest
-from .stores import KVStore, StateLayout, StoreRegistry
+from .network import Network
+from .sql_routing import DEFAULT_WRITE_TIMEOUT, SqlRouter
+from .stores import KVStore, ReplicaSync, StateLayout, StoreRegistry
 from .variables import VariableResolver
 
 log = logging.getLogger("edge.host")
@@ -67,7 +69,7 @@ class Region:
                     cid, frozenset(spec.key_value_stores), frozenset(spec.sqlite_databases)
                 ),
                 open_kv=self._open_kv,
-                connect_sql=lambda label: self.stores.sql(label).connect(),
+                connect_sql=lambda label: host.sql.connect(self.name, label),
                 resolve_variable=functools.partial(host.variables.resolve, cid),
             )
             self.runners[cid] = ComponentRunner(
@@ -108,6 +110,9 @@ class EdgeHost:
         env: Mapping[str, str] | None = None,
         clock: Clock | None = None,
         kv_wrapper: KVWrapper | None = None,
+        primary_region: str | None = None,
+        network: Callable[[], Network] | None = None,
+        sql_write_timeout: float = DEFAULT_WRITE_TIMEOUT,
     ) -> None:
         if not regions:
             raise EdgeError("at least one region is needed")
@@ -133,11 +138,30 @@ class EdgeHost:
         layout = StateLayout(state_dir)
         self.regions = {name: Region(name, self, layout) for name in regions}
         self.default_region = default_region or regions[0]
+        self.primary_region = primary_region or self.default_region
+        if self.primary_region not in self.regions:
+            raise EdgeError(
+                f"primary region {self.primary_region!r} is not one of the regions "
+                f"({', '.join(regions)})"
+            )
+        fixed = Network(list(regions))
+        self.replica_sync = ReplicaSync(layout, self.primary_region, self.clock.now)
+        self.sql = SqlRouter(
+            {name: region.stores for name, region in self.regions.items()},
+            self.primary_region,
+            network=network or (lambda: fixed),
+            clock=self.clock,
+            sync=self.replica_sync,
+            write_timeout=sql_write_timeout,
+        )
 
     def kv_labels(self) -> list[str]:
         """Every key-value store some component of the app may open."""
-        labels = {label for c in self.manifest.components.values() for label in c.key_value_stores}
-        return sorted(labels)
+        return app_labels(self.manifest)[0]
+
+    def sql_labels(self) -> list[str]:
+        """Every SQL database some component of the app may open."""
+        return app_labels(self.manifest)[1]
 
     def spec(self, component_id: str) -> ComponentSpec:
         return self.manifest.components[component_id]
@@ -183,7 +207,16 @@ class EdgeHost:
     def close(self) -> None:
         for region in self.regions.values():
             region.close()
+        self.replica_sync.close()
         self.engine.close()
+
+
+def app_labels(manifest: Manifest) -> tuple[list[str], list[str]]:
+    """The key-value store and SQL database labels that the app's components use."""
+    components = manifest.components.values()
+    kv = {label for c in components for label in c.key_value_stores}
+    sql = {label for c in components for label in c.sqlite_databases}
+    return sorted(kv), sorted(sql)
 
 
 def _indent(text: str) -> str:

@@ -1,4 +1,4 @@
-"""Key-value replication between regions: durable outboxes, msgpack messages, LWW.
+"""Replication between regions: key-value outboxes with LWW, and the loop of `edge up`.
 
 Every region writes locally and records each write in its store's outbox, in
 the same SQLite transaction. The replicator delivers each region's outbox to
@@ -26,7 +26,8 @@ from typing import Any
 from .clock import Clock, RealClock
 from .control import ControlFile
 from .network import Network
-from .stores import StateLayout, StoreRegistry
+from .sql_replication import SqlReplicator
+from .stores import ReplicaSync, StateLayout, StoreRegistry
 from .stores.changes import Change, decode_changes, encode_changes, hlc_millis
 
 BATCH = 500
@@ -159,8 +160,44 @@ class KVReplicator:
         return {"kv": stores}
 
 
+class Replication:
+    """The key-value and the SQL replicators, driven together on one clock."""
+
+    def __init__(self, kv: KVReplicator, sql: SqlReplicator) -> None:
+        self.kv = kv
+        self.sql = sql
+
+    @property
+    def network(self) -> Network:
+        return self.kv.network
+
+    @network.setter
+    def network(self, network: Network) -> None:
+        self.kv.network = self.sql.network = network
+
+    def step(self) -> int:
+        return self.kv.step() + self.sql.step()
+
+    def next_due(self) -> float | None:
+        times = [t for t in (self.kv.next_due(), self.sql.next_due()) if t is not None]
+        return min(times, default=None)
+
+    def pending(self) -> int:
+        return self.kv.pending() + self.sql.pending()
+
+    def agree(self, label: str) -> bool:
+        """Whether every region holds the same data for the store and/or database `label`."""
+        if label not in self.kv.labels and label not in self.sql.labels:
+            raise KeyError(f"no key-value store or database labelled {label!r}")
+        kv = label not in self.kv.labels or self.kv.agree(label)
+        return kv and (label not in self.sql.labels or self.sql.agree(label))
+
+    def status(self) -> dict[str, Any]:
+        return {**self.kv.status(), **self.sql.status()}
+
+
 class ReplicationLoop:
-    """Runs a KVReplicator on the real clock in a background thread (for `edge up`).
+    """Runs the replicators on the real clock in a background thread (for `edge up`).
 
     It opens its own store connections, re-reads the shared network settings
     (partitions, lag) before each step, and sleeps until the next change is due
@@ -174,13 +211,20 @@ class ReplicationLoop:
         self,
         layout: StateLayout,
         regions: Sequence[str],
-        labels: Sequence[str],
+        kv_labels: Sequence[str],
+        sql_labels: Sequence[str],
+        primary: str,
         control: ControlFile,
     ) -> None:
         clock = RealClock()
         registries = {name: StoreRegistry(layout, name, clock=clock.now) for name in regions}
         self.control = control
-        self.replicator = KVReplicator(registries, labels, control.load(), clock)
+        network = control.load()
+        self._sync = ReplicaSync(layout, primary, clock.now)
+        self.replication = Replication(
+            KVReplicator(registries, kv_labels, network, clock),
+            SqlReplicator(registries, sql_labels, primary, network, clock, self._sync),
+        )
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="edge-replication", daemon=True)
         self._reported_at = 0.0
@@ -191,7 +235,7 @@ class ReplicationLoop:
 
     def status_line(self) -> str:
         """One line for the terminal: regions, cut links, backlog, agreement."""
-        network = self.replicator.network
+        network = self.replication.network
         parts = []
         for name in network.regions:
             mark = " (partitioned)" if network.partitioned(name) else ""
@@ -200,12 +244,15 @@ class ReplicationLoop:
         line = "regions: " + ", ".join(parts)
         if cut:
             line += f"; cut: {', '.join(cut)}"
-        for label in self.replicator.labels:
-            agree = "agree" if self.replicator.agree(label) else "differ"
-            backlog = sum(
-                self.replicator.backlog(label, src, dst) for src, dst in self.replicator._pairs()
-            )
+        kv = self.replication.kv
+        for label in kv.labels:
+            agree = "agree" if kv.agree(label) else "differ"
+            backlog = sum(kv.backlog(label, src, dst) for src, dst in kv._pairs())
             line += f"; kv {label}: backlog {backlog}, replicas {agree}"
+        for database in self.replication.sql.status()["sql"]:
+            behind = [s["region"] for s in database["regions"] if not s["current"]]
+            state = f"behind: {', '.join(behind)}" if behind else "replicas agree"
+            line += f"; sql {database['database']}: primary {database['primary']}, {state}"
         return line
 
     def _report(self) -> None:
@@ -221,15 +268,20 @@ class ReplicationLoop:
 
     def _run(self) -> None:
         last_compact = time.monotonic()
+        try:
+            # Replicas left behind by a previous run catch up before anything else.
+            self.replication.sql.catch_up()
+        except Exception:
+            log.exception("could not sync the SQL replicas at start-up")
         while not self._stop.is_set():
             try:
-                self.replicator.network = self.control.load()
-                self.replicator.step()
+                self.replication.network = self.control.load()
+                self.replication.step()
                 self._report()
                 if time.monotonic() - last_compact > self.COMPACT_EVERY:
-                    self.replicator.compact()
+                    self.replication.kv.compact()
                     last_compact = time.monotonic()
-                due = self.replicator.next_due()
+                due = self.replication.next_due()
             except Exception:  # keep replicating; the outbox still holds every change
                 log.exception("replication step failed")
                 due = None
@@ -239,5 +291,6 @@ class ReplicationLoop:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
-        for registry in self.replicator.regions.values():
+        self._sync.close()
+        for registry in self.replication.kv.regions.values():
             registry.close_all()

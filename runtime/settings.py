@@ -89,6 +89,12 @@ class Settings(BaseSettings):
     # NoDecode: the env value is "a,b,c" (as the --regions flag), not JSON.
     regions: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_REGIONS))
     default_region: str | None = None
+    primary_region: str | None = Field(
+        None, description="region of the SQL primary (Turso model); default: default_region"
+    )
+    sql_write_timeout: str = Field(
+        "2s", description="how long a write waits for an unreachable primary before failing"
+    )
     deadline_ms: int = Field(5000, gt=0, description="CPU time limit per request")
     memory_limit_mb: int = Field(256, gt=0, description="memory limit per instance")
     max_body_bytes: int = Field(MAX_BODY_BYTES, gt=0, description="request body limit")
@@ -100,7 +106,7 @@ class Settings(BaseSettings):
     jitter: str = Field("200ms", description="random extra lag per change, up to this much")
     seed: int = Field(0, description="seed of the jitter: same seed, same delivery times")
 
-    @field_validator("replication_lag", "jitter")
+    @field_validator("replication_lag", "jitter", "sql_write_timeout")
     @classmethod
     def _check_duration(cls, value: str) -> str:
         parse_duration(value)
@@ -169,6 +175,16 @@ class Settings(BaseSettings):
                     f"({', '.join(self.regions)})"
                 )
             self.default_region = name
+        if self.primary_region is None:
+            self.primary_region = self.default_region
+        else:
+            name = self.primary_region.strip().lower()
+            if name not in self.regions:
+                raise ValueError(
+                    f"primary_region {self.primary_region!r} is not one of the regions "
+                    f"({', '.join(self.regions)})"
+                )
+            self.primary_region = name
         if self.cache_dir is None:
             self.cache_dir = default_cache_dir()
         return self

@@ -17,6 +17,7 @@ from .clock import parse_duration
 from .control import ControlFile
 from .engine import WasmEngine
 from .errors import EdgeError
+from .host import app_labels
 from .logs import console
 from .manifest import Manifest, load
 from .network import Network
@@ -65,6 +66,12 @@ def banner(manifest: Manifest, settings: Settings) -> None:
         for r in settings.regions
     )
     console.print(f"regions: {regions}; pick one with the x-edge-region header")
+    _, sql_labels = app_labels(manifest)
+    if sql_labels:
+        console.print(
+            f"SQL primary: {settings.primary_region} (databases: {', '.join(sql_labels)}); "
+            "other regions read replicas and send writes there"
+        )
     console.print(f"state: {settings.state_dir}; workers: {settings.workers}")
 
 
@@ -97,8 +104,7 @@ def run_up(settings: Settings, *, build: bool = True) -> int:
         claim.close()
         serve(settings, replicate=True)
         return 0
-    labels = sorted({label for c in manifest.components.values() for label in c.key_value_stores})
-    loop = replication_loop(settings, labels, control)
+    loop = replication_loop(settings, app_labels(manifest), control)
     try:
         return _supervise(settings)
     finally:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from .admin import REGION_HEADER
 from .build import build_manifest
 from .clock import VirtualClock, parse_duration
 from .engine import WasmEngine
@@ -38,8 +39,9 @@ from .history import (
 from .host import EdgeHost, HostLimits
 from .manifest import load
 from .network import DEFAULT_JITTER, Network
-from .replication import KVReplicator
-from .stores import KVStore
+from .replication import KVReplicator, Replication
+from .sql_replication import SqlReplicator
+from .stores import KVStore, SqlDatabase
 
 DEFAULT_REGIONS = ["us-east", "eu-west", "ap-south"]
 
@@ -90,9 +92,12 @@ class Client:
         resp = self.emulator.host.handle(
             self.region, method.upper(), url, list(sent.items()), body, "127.0.0.1:40000"
         )
+        # The replicas start to fall behind when the primary commits, not later.
+        self.emulator.replicator.sql.poll()
         merged: dict[str, str] = {}
         for k, v in resp.headers:
             merged[k.lower()] = f"{merged[k.lower()]}, {v}" if k.lower() in merged else v
+        merged[REGION_HEADER] = self.region  # as `edge up` answers
         return TestResponse(resp.status, merged, resp.body)
 
     def get(self, path: str, **kw: Any) -> TestResponse:
@@ -128,6 +133,8 @@ class Emulator:
         seed: int = 0,
         clock: str = "virtual",
         record_history: bool = True,
+        primary_region: str | None = None,
+        sql_write_timeout: str | float = "2s",
     ) -> None:
         if clock != "virtual":
             raise ValueError("the Emulator runs on the virtual clock; `edge up` uses the real one")
@@ -140,6 +147,12 @@ class Emulator:
         self.regions = list(regions or DEFAULT_REGIONS)
         # Every key-value op a guest makes, per region (see runtime.history).
         self._history = History() if record_history else None
+        self.network = Network(
+            self.regions,
+            lag=parse_duration(replication_lag),
+            jitter=parse_duration(jitter),
+            seed=seed,
+        )
         self.host = EdgeHost(
             self.manifest,
             state_dir=self.state_dir,
@@ -153,18 +166,22 @@ class Emulator:
             env=env,
             clock=self.clock,
             kv_wrapper=self._record_kv if record_history else None,
+            primary_region=primary_region,
+            network=lambda: self.network,
+            sql_write_timeout=parse_duration(sql_write_timeout),
         )
-        self.network = Network(
-            self.regions,
-            lag=parse_duration(replication_lag),
-            jitter=parse_duration(jitter),
-            seed=seed,
-        )
-        self.replicator = KVReplicator(
-            {name: region.stores for name, region in self.host.regions.items()},
-            self.host.kv_labels(),
-            self.network,
-            self.clock,
+        self.primary_region = self.host.primary_region
+        registries = {name: region.stores for name, region in self.host.regions.items()}
+        self.replicator = Replication(
+            KVReplicator(registries, self.host.kv_labels(), self.network, self.clock),
+            SqlReplicator(
+                registries,
+                self.host.sql_labels(),
+                self.primary_region,
+                self.network,
+                self.clock,
+                self.host.replica_sync,
+            ),
         )
 
     # --- time -------------------------------------------------------------------------
@@ -214,10 +231,17 @@ class Emulator:
 
     def kv_replicas(self) -> dict[str, dict[str, KVStore]]:
         """label -> region -> that region's replica of the key-value store."""
-        labels = sorted(set(self.replicator.labels) | {op.label for op in self.history.ops()})
+        labels = sorted(set(self.replicator.kv.labels) | {op.label for op in self.history.ops()})
         return {
             label: {name: region.stores.kv(label) for name, region in self.host.regions.items()}
             for label in labels
+        }
+
+    def sql_replicas(self, label: str = "default") -> dict[str, SqlDatabase]:
+        """region -> that region's copy of the database (the primary's is writable)."""
+        return {
+            name: region.stores.sql(label, read_only=name != self.primary_region)
+            for name, region in self.host.regions.items()
         }
 
     def check_read_your_writes(self) -> None:
@@ -259,11 +283,13 @@ class Emulator:
         )
 
     def replicas_agree(self, label: str = "default") -> bool:
+        """Whether every region has the same data in the store and/or database `label`."""
         return self.replicator.agree(label)
 
     def status(self) -> dict[str, Any]:
         return {
             "now": self.clock.now(),
+            "primary_region": self.primary_region,
             "links": self.network.describe(),
             **self.replicator.status(),
         }

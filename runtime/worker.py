@@ -12,9 +12,10 @@ import logging
 import os
 import sys
 
+from .clock import parse_duration
 from .control import ControlFile
 from .engine import WasmEngine
-from .host import EdgeHost, HostLimits
+from .host import EdgeHost, HostLimits, app_labels
 from .logs import setup_logging
 from .manifest import load
 from .replication import ReplicationLoop
@@ -38,6 +39,7 @@ def start_host(settings: Settings) -> tuple[EdgeHost, WasmThread]:
 
     wasm = WasmThread(idle=idle)
     manifest = load(settings.manifest)
+    control = ControlFile(settings.state_dir)
 
     def make() -> EdgeHost:
         host = EdgeHost(
@@ -51,6 +53,9 @@ def start_host(settings: Settings) -> tuple[EdgeHost, WasmThread]:
                 pool_size=settings.pool_size,
             ),
             engine=WasmEngine(settings.cache_dir),
+            primary_region=settings.primary_region,
+            network=control.load,
+            sql_write_timeout=parse_duration(settings.sql_write_timeout),
         )
         host.prefill()
         return host
@@ -75,7 +80,7 @@ def serve(settings: Settings, *, replicate: bool = False) -> None:
     sock = bound_socket(address.strip("[]"), int(port), listen=True)
     host, wasm = start_host(settings)
     control = ControlFile(settings.state_dir)
-    loop = replication_loop(settings, host.kv_labels(), control) if replicate else None
+    loop = replication_loop(settings, app_labels(host.manifest), control) if replicate else None
     options = ServerOptions(settings.max_body_bytes, public_url(settings))
     app = create_app(host, wasm, control, options)
     try:
@@ -88,9 +93,18 @@ def serve(settings: Settings, *, replicate: bool = False) -> None:
 
 
 def replication_loop(
-    settings: Settings, labels: list[str], control: ControlFile
+    settings: Settings, labels: tuple[list[str], list[str]], control: ControlFile
 ) -> ReplicationLoop:
-    loop = ReplicationLoop(StateLayout(settings.state_dir), settings.regions, labels, control)
+    kv_labels, sql_labels = labels
+    assert settings.primary_region is not None  # filled in by Settings
+    loop = ReplicationLoop(
+        StateLayout(settings.state_dir),
+        settings.regions,
+        kv_labels,
+        sql_labels,
+        settings.primary_region,
+        control,
+    )
     loop.start()
     return loop
 

@@ -8,7 +8,16 @@ from .kv import Entry, KVError, KVStats, KVStore, TooLarge
 from .layout import LayoutError, StateLayout
 from .limits import MAX_KEY_BYTES, MAX_KEYS_PER_STORE, MAX_OPEN_STORES, MAX_VALUE_BYTES
 from .registry import StoreRegistry
-from .sql import QueryResult, Row, SqlConnection, SqlDatabase, SqlError, SqlValue
+from .sql import (
+    QueryResult,
+    ReplicaWriteError,
+    Row,
+    SqlConnection,
+    SqlDatabase,
+    SqlError,
+    SqlValue,
+)
+from .sqlsync import ReplicaSync
 
 __all__ = [
     "MAX_KEYS_PER_STORE",
@@ -22,6 +31,8 @@ __all__ = [
     "KVStore",
     "LayoutError",
     "QueryResult",
+    "ReplicaSync",
+    "ReplicaWriteError",
     "Row",
     "SqlConnection",
     "SqlDatabase",

@@ -10,7 +10,10 @@ DEFAULT_BUSY_TIMEOUT = 5.0
 
 
 def open_connection(
-    path: Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+    path: Path,
+    *,
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    factory: type[sqlite3.Connection] = sqlite3.Connection,
 ) -> sqlite3.Connection:
     """An autocommit connection in WAL mode; callers issue BEGIN/COMMIT themselves.
 
@@ -24,6 +27,7 @@ def open_connection(
         timeout=busy_timeout,
         isolation_level=None,
         check_same_thread=False,
+        factory=factory,
     )
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")

@@ -2,6 +2,7 @@
 
     <state_dir>/<region>/kv/<label>.sqlite
     <state_dir>/<region>/sql/<label>.sqlite
+    <state_dir>/<region>/sql/<label>.sqlite.sync   (when the replica was last copied)
 
 Region names and labels become path components, so they are checked against a
 strict pattern before any path is built: nothing can climb out of the state
@@ -52,6 +53,10 @@ class StateLayout:
 
     def sql_path(self, region: str, label: str) -> Path:
         return self._file(region, "sql", label, "database label")
+
+    def sql_sync_path(self, region: str, label: str) -> Path:
+        """Lock and record of the page copies into a region's replica of a database."""
+        return self.sql_path(region, label).with_suffix(_SUFFIX + ".sync")
 
     def kv_labels(self, region: str) -> list[str]:
         """Labels of the key-value stores that exist on disk for `region`, sorted."""

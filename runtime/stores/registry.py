@@ -41,7 +41,7 @@ class StoreRegistry:
         self._busy_timeout = busy_timeout
         self._lock = threading.Lock()
         self._kv: dict[str, KVStore] = {}
-        self._sql: dict[str, SqlDatabase] = {}
+        self._sql: dict[tuple[str, bool], SqlDatabase] = {}
 
     def __repr__(self) -> str:
         return f"StoreRegistry({self.layout!r}, {self.region!r})"
@@ -63,16 +63,18 @@ class StoreRegistry:
                 self._kv[label] = store
             return store
 
-    def sql(self, label: str) -> SqlDatabase:
+    def sql(self, label: str, *, read_only: bool = False) -> SqlDatabase:
+        """The region's copy of a database; `read_only` refuses writes (a replica)."""
         with self._lock:
-            db = self._sql.get(label)
+            db = self._sql.get((label, read_only))
             if db is None or db.closed:
                 db = SqlDatabase(
                     self.layout.sql_path(self.region, label),
                     pool_size=self._sql_pool_size,
                     busy_timeout=self._busy_timeout,
+                    read_only=read_only,
                 )
-                self._sql[label] = db
+                self._sql[(label, read_only)] = db
             return db
 
     def open_kv_labels(self) -> list[str]:
@@ -81,7 +83,7 @@ class StoreRegistry:
 
     def open_sql_labels(self) -> list[str]:
         with self._lock:
-            return sorted(label for label, db in self._sql.items() if not db.closed)
+            return sorted({label for (label, _), db in self._sql.items() if not db.closed})
 
     def close_all(self) -> None:
         with self._lock:

@@ -7,6 +7,7 @@ in a fresh wasm instance that opens its own connection.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sqlite3
 import threading
@@ -14,8 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import cast
 
 from ._sqlite import DEFAULT_BUSY_TIMEOUT, open_connection
+from .readonly import ReadOnlyGuard
 
 SqlValue = int | float | str | bytes | None
 Row = tuple[SqlValue, ...]
@@ -31,6 +34,10 @@ _STATEFUL_VERB = re.compile(r"(?:PRAGMA|ATTACH|DETACH)\b", re.IGNORECASE)
 _TEMP_SCHEMA = re.compile(
     r"""\bCREATE\s+TEMP(?:ORARY)?\b|(?:\btemp|["`\[]temp["`\]])\s*\.""", re.IGNORECASE
 )
+
+# Header bytes that a page copy sets on its target: file change counter, schema
+# cookie, version-valid-for and the SQLite version that last wrote the file.
+_COPY_VARIANT_HEADER_BYTES = ((24, 28), (40, 44), (92, 100))
 
 # A private temp table lets the pool reset last_insert_rowid() and changes() to
 # 0, which Python's sqlite3 cannot do directly.
@@ -49,6 +56,19 @@ class SqlError(Exception):
         super().__init__(message)
         self.message = message
         self.code = code
+
+
+class ReplicaWriteError(SqlError):
+    """A statement that would write reached a read-only replica; nothing ran."""
+
+    def __init__(self, denied: str) -> None:
+        super().__init__(f"a read-only replica cannot run this statement ({denied})", "SQLITE_AUTH")
+        self.denied = denied
+
+
+class _RawConnection(sqlite3.Connection):
+    # The authorizer of a read-only database's connection, None when writable.
+    guard: ReadOnlyGuard | None = None
 
 
 @dataclass(frozen=True)
@@ -98,9 +118,9 @@ def _param(value: object, index: int) -> SqlValue:
 class SqlConnection:
     """One guest's connection: execute() one statement at a time, close() when done."""
 
-    def __init__(self, db: SqlDatabase, raw: sqlite3.Connection) -> None:
+    def __init__(self, db: SqlDatabase, raw: _RawConnection) -> None:
         self._db = db
-        self._raw: sqlite3.Connection | None = raw
+        self._raw: _RawConnection | None = raw
         self._reusable = True
         self._changes = 0
         self._last_insert_rowid = 0
@@ -135,6 +155,9 @@ class SqlConnection:
         values = tuple(_param(v, i) for i, v in enumerate(params))
         if _changes_connection_state(sql):
             self._reusable = False
+        guard = raw.guard
+        if guard is not None:
+            guard.denied = None
         try:
             cursor = raw.execute(sql, values)
             try:
@@ -146,6 +169,8 @@ class SqlConnection:
             # SQLite, which has the exact per-connection values.
             changes, rowid = raw.execute("SELECT changes(), last_insert_rowid()").fetchone()
         except sqlite3.Error as exc:
+            if guard is not None and guard.denied is not None:
+                raise ReplicaWriteError(guard.denied) from None
             raise _from_sqlite(exc) from None
         except UnicodeEncodeError as exc:
             raise SqlError(f"text parameter is not valid Unicode: {exc}") from None
@@ -168,7 +193,11 @@ class SqlConnection:
 
 
 class SqlDatabase:
-    """A SQLite file and a small pool of idle connections to it."""
+    """A SQLite file and a small pool of idle connections to it.
+
+    With `read_only`, every connection refuses statements that would write
+    (`ReplicaWriteError`, raised before anything runs): a region's replica.
+    """
 
     def __init__(
         self,
@@ -176,23 +205,27 @@ class SqlDatabase:
         *,
         pool_size: int = 4,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        read_only: bool = False,
     ) -> None:
         if pool_size < 0:
             raise ValueError("pool_size must not be negative")
         self.path = Path(path)
+        self.read_only = read_only
         self.pool_size = pool_size
         self._busy_timeout = busy_timeout
         self._lock = threading.Lock()  # guards the pool and counters
         self._monitor_lock = threading.Lock()  # guards the data_version connection
-        self._idle: list[sqlite3.Connection] = []
+        self._idle: list[_RawConnection] = []
         self._monitor: sqlite3.Connection | None = None
+        self._digest: tuple[int, str] | None = None
         self._opened = 0
         self._closed = False
         # Open one connection now so that a bad path fails here, not mid-request.
         self._release(self._open(), reusable=True)
 
     def __repr__(self) -> str:
-        return f"SqlDatabase({str(self.path)!r})"
+        mode = ", read_only=True" if self.read_only else ""
+        return f"SqlDatabase({str(self.path)!r}{mode})"
 
     def __enter__(self) -> SqlDatabase:
         return self
@@ -240,12 +273,43 @@ class SqlDatabase:
             if self._closed:
                 raise SqlError(f"database {self.path} is closed")
             if self._monitor is None:
-                self._monitor = self._open()
+                self._monitor = self._open(guarded=False)
             try:
                 (version,) = self._monitor.execute("PRAGMA data_version").fetchone()
             except sqlite3.Error as exc:
                 raise _from_sqlite(exc) from None
         return int(version)
+
+    def content_digest(self) -> str:
+        """A digest of the database's pages: equal for a database and an exact copy.
+
+        A page copy (`runtime.stores.sqlsync`) rewrites a few header counters of
+        the target (change counter, schema cookie, version stamps), so those
+        bytes are left out. Computed again only when the data version moved.
+        """
+        with self._monitor_lock:
+            if self._closed:
+                raise SqlError(f"database {self.path} is closed")
+            if self._monitor is None:
+                self._monitor = self._open(guarded=False)
+            monitor = self._monitor
+            try:
+                monitor.execute("BEGIN")
+                try:
+                    (version,) = monitor.execute("PRAGMA data_version").fetchone()
+                    if self._digest is not None and self._digest[0] == version:
+                        return self._digest[1]
+                    pages = bytearray(monitor.serialize())
+                finally:
+                    monitor.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise _from_sqlite(exc) from None
+            for start, end in _COPY_VARIANT_HEADER_BYTES:
+                if len(pages) >= end:
+                    pages[start:end] = bytes(end - start)
+            digest = hashlib.blake2b(pages, digest_size=16).hexdigest()
+            self._digest = (version, digest)
+            return digest
 
     def close(self) -> None:
         """Close idle connections; ones still checked out close when their user does."""
@@ -259,12 +323,20 @@ class SqlDatabase:
         if monitor is not None:
             monitor.close()
 
-    def _open(self) -> sqlite3.Connection:
+    def _open(self, *, guarded: bool = True) -> _RawConnection:
         try:
-            raw = open_connection(self.path, busy_timeout=self._busy_timeout)
+            raw = cast(
+                _RawConnection,
+                open_connection(self.path, busy_timeout=self._busy_timeout, factory=_RawConnection),
+            )
             try:
                 raw.execute("PRAGMA foreign_keys = ON")
-                raw.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_RESET_TABLE} (x)")
+                if self.read_only and guarded:
+                    # Nothing can write here, so changes() stays 0 and needs no reset.
+                    raw.guard = ReadOnlyGuard()
+                    raw.set_authorizer(raw.guard)
+                else:
+                    raw.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_RESET_TABLE} (x)")
             except BaseException:
                 raw.close()
                 raise
@@ -276,14 +348,14 @@ class SqlDatabase:
             self._opened += 1
         return raw
 
-    def _release(self, raw: sqlite3.Connection, *, reusable: bool) -> None:
+    def _release(self, raw: _RawConnection, *, reusable: bool) -> None:
         try:
             if raw.in_transaction:
                 # A guest that stops mid-transaction leaves nothing applied. The
                 # connection is not reused: only a clean one goes back to the pool.
                 raw.execute("ROLLBACK")
                 reusable = False
-            if reusable:
+            if reusable and raw.guard is None:
                 for statement in _RESET:
                     raw.execute(statement)
         except sqlite3.Error:

@@ -14,7 +14,6 @@ from .edgeup import EdgeUp
 pytestmark = pytest.mark.e2e
 
 
-
 @pytest.fixture
 def server(built: dict[str, Path], tmp_path: Path) -> Iterator[EdgeUp]:
     up = EdgeUp(built["demo"], tmp_path / "state", "--workers", "2", "--deadline-ms", "1000")

@@ -13,8 +13,10 @@ ROOT = Path(__file__).resolve().parent.parent
 APPS = {
     "faults": ROOT / "tests" / "apps" / "faults" / "spin.toml",
     "kvprobe": ROOT / "tests" / "apps" / "kvprobe" / "spin.toml",
+    "sqlprobe": ROOT / "tests" / "apps" / "sqlprobe" / "spin.toml",
     "todo": ROOT / "examples" / "todo" / "spin.toml",
     "notes": ROOT / "examples" / "notes" / "spin.toml",
+    "users": ROOT / "examples" / "users" / "spin.toml",
     "hello": ROOT / "examples" / "hello" / "spin.toml",
     "demo": ROOT / "spin.toml",
 }

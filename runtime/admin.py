@@ -1,7 +1,8 @@
 """The loopback-only admin and inspection API of `edge up`, under `/_edge/`.
 
     GET  /_edge/regions       regions, their URLs and databases
-    GET  /_edge/replication   per link: latency, lag, partitioned; per store: backlog, agreement
+    GET  /_edge/replication   per link: latency, lag, partitioned; per KV store: backlog,
+                              agreement; per database: primary, which replicas are current
     POST /_edge/partition     {"region": "eu-west"} or {"region": "a", "other": "b"}
     POST /_edge/heal          {} (everything), {"region": ...} or {"region": ..., "other": ...}
     POST /_edge/lag           {"lag": "2s", "region"?: ..., "other"?: ..., "jitter"?: "100ms"}
@@ -28,6 +29,7 @@ from .control import ControlFile
 from .host import EdgeHost
 from .network import Network
 from .replication import KVReplicator
+from .sql_replication import sql_status
 from .wasmthread import WasmThread
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -92,7 +94,14 @@ def admin_routes(
                 "header": {REGION_HEADER: name},
                 "default": name == host.default_region,
                 "partitioned": network.partitioned(name),
-                "databases": {},
+                "databases": {
+                    label: {
+                        "role": "primary" if name == host.primary_region else "replica",
+                        "primary": host.primary_region,
+                        "reaches_primary": network.is_up(name, host.primary_region),
+                    }
+                    for label in host.sql_labels()
+                },
             }
             for name in host.regions
         ]
@@ -100,14 +109,15 @@ def admin_routes(
 
     async def replication(request: Request) -> Response:
         network = control.load()
-        replicator = KVReplicator(
-            {name: region.stores for name, region in host.regions.items()},
-            host.kv_labels(),
-            network,
-            host.clock,
-        )
+        registries = {name: region.stores for name, region in host.regions.items()}
+        replicator = KVReplicator(registries, host.kv_labels(), network, host.clock)
+
+        def status() -> dict[str, Any]:
+            sql = sql_status(registries, host.sql_labels(), host.primary_region, network)
+            return {**replicator.status(), "sql": sql}
+
         # The stores' connections belong to the wasm thread: read them there.
-        stores = await asyncio.wrap_future(wasm.submit(replicator.status))
+        stores = await asyncio.wrap_future(wasm.submit(status))
         summary = {"now": time.time(), "network": _summary(network), "links": network.describe()}
         return JSONResponse({**summary, **stores})
 

@@ -16,7 +16,11 @@ COLUMNS = "id, title, body, tags, created_at"
 
 def _db() -> turso.Connection:
     db = turso.connect("default")
-    db.execute(SCHEMA)
+    # CREATE is a write, which a region other than the primary sends to the
+    # primary (a round trip): look in the local replica first.
+    exists = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'notes'"
+    if db.execute(exists).first() is None:
+        db.execute(SCHEMA)
     return db
 
 

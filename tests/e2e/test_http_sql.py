@@ -1,0 +1,91 @@
+"""SQL in the Turso model through a real `edge up` (two workers, replicator in the
+supervisor), on the real clock, over HTTP on loopback."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from .edgeup import EdgeUp
+from .test_regions_sql import SCHEMA
+
+pytestmark = pytest.mark.e2e
+
+
+def _sql(http: httpx.Client, region: str, *statements: Any) -> dict[str, Any]:
+    response = http.post(
+        "/sql", json={"statements": list(statements)}, headers={"x-edge-region": region}
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["x-edge-region"] == region
+    return response.json()
+
+
+def _count(http: httpx.Client, region: str) -> int:
+    result = _sql(http, region, "SELECT count(*) FROM log")
+    return 0 if "error" in result else result["results"][0]["rows"][0][0]
+
+
+def _wait_for(predicate, timeout: float = 10.0) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if predicate():
+            return time.monotonic() - started
+        time.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+def test_turso_model_over_http(built: dict[str, Path], tmp_path: Path) -> None:
+    up = EdgeUp(
+        built["sqlprobe"],
+        tmp_path / "state",
+        "--workers",
+        "2",
+        "--replication-lag",
+        "500ms",
+        "--jitter",
+        "0",
+        "--sql-write-timeout",
+        "400ms",
+    )
+    insert = "INSERT INTO log (region, n) VALUES (?, ?)"
+    try:
+        with httpx.Client(base_url=up.url, timeout=10) as http:
+            assert "error" not in _sql(http, "us-east", SCHEMA)
+            _wait_for(lambda: http.get("/_edge/replication").json()["sql"][0]["replicas_agree"])
+
+            started = time.monotonic()
+            assert "error" not in _sql(http, "eu-west", [insert, ["eu-west", 1]])
+            assert time.monotonic() - started >= 0.080  # the round trip to us-east
+            assert _count(http, "eu-west") == 1  # read-your-writes in the writer's region
+            assert _count(http, "ap-south") == 0
+            waited = _wait_for(lambda: _count(http, "ap-south") == 1)
+            assert waited >= 0.2  # not before the lag
+
+            regions = {r["name"]: r for r in http.get("/_edge/regions").json()["regions"]}
+            assert regions["us-east"]["databases"]["default"]["role"] == "primary"
+            assert regions["ap-south"]["databases"]["default"]["role"] == "replica"
+
+            assert http.post("/_edge/partition", json={"region": "ap-south"}).status_code == 200
+            failed = _sql(http, "ap-south", [insert, ["ap-south", 2]])
+            assert "cannot reach the primary region us-east from ap-south" in failed["error"]
+            assert _count(http, "ap-south") == 1  # reads keep working
+            assert "error" not in _sql(http, "us-east", [insert, ["us-east", 3]])
+            time.sleep(1.0)
+            assert _count(http, "ap-south") == 1
+            status = http.get("/_edge/replication").json()["sql"][0]
+            ap = next(s for s in status["regions"] if s["region"] == "ap-south")
+            assert ap["partitioned"] and not ap["current"] and not status["replicas_agree"]
+
+            assert http.post("/_edge/heal", json={}).status_code == 200
+            _wait_for(lambda: _count(http, "ap-south") == 2)
+            assert "error" not in _sql(http, "ap-south", [insert, ["ap-south", 4]])
+            assert _count(http, "ap-south") == 3
+            _wait_for(lambda: http.get("/_edge/replication").json()["sql"][0]["replicas_agree"])
+        assert "SQL primary: us-east" in up.output()
+    finally:
+        up.stop()

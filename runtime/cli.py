@@ -6,9 +6,14 @@ import argparse
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
+from rich.console import Group
+from rich.live import Live
+from rich.table import Table
 
 from .errors import EdgeError
 from .logs import console, setup_logging
@@ -68,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
             cmd.add_argument("region", nargs="?" if name != "partition" else None)
             cmd.add_argument("other", nargs="?")
         cmd.add_argument("--url", default=None, help="the edge up address (default from settings)")
+        if name == "status":
+            cmd.add_argument("--watch", action="store_true", help="keep the view up to date")
 
     comp = sub.add_parser(
         "componentize", help="build one Python module into a component (a build.command)"
@@ -156,35 +163,70 @@ def _admin(args: argparse.Namespace, method: str, path: str, body: dict | None =
     return dict(data)
 
 
-def _print_links(links: list[dict]) -> None:
-    from rich.table import Table
+def _agreement(agree: bool) -> str:
+    return "[green]replicas agree[/]" if agree else "[yellow]replicas differ[/]"
 
-    table = Table("link", "latency", "lag", "jitter", "state")
-    for item in links:
-        state = "[red]partitioned[/]" if item["partitioned"] else "[green]up[/]"
-        table.add_row(
+
+def status_view(data: dict[str, Any]) -> Group:
+    """Tables of links, key-value backlogs and SQL replicas, from GET /_edge/replication."""
+    links = Table("link", "latency", "lag", "jitter", "state", title="links", title_justify="left")
+    for item in data["links"]:
+        links.add_row(
             " - ".join(item["regions"]),
             f"{item['latency_ms']:g} ms",
             f"{item['lag_ms']:g} ms",
             f"{item['jitter_ms']:g} ms",
-            state,
+            "[red]partitioned[/]" if item["partitioned"] else "[green]up[/]",
         )
-    console.print(table)
+    parts: list[Table] = [links]
+    for store in data.get("kv", []):
+        agree = _agreement(store["replicas_agree"])
+        table = Table("from", "to", "backlog", "last applied", "link", title_justify="left")
+        table.title = f"kv {store['store']!r}: {agree}"
+        for link in store["links"]:
+            table.add_row(
+                link["from"],
+                link["to"],
+                str(link["backlog"]),
+                str(link["last_applied_seq"]),
+                "[red]cut[/]" if link["partitioned"] else "up",
+            )
+        parts.append(table)
+    now = data.get("now", time.time())
+    for db in data.get("sql", []):
+        agree = _agreement(db["replicas_agree"])
+        table = Table("region", "role", "state", "synced", "link to primary", title_justify="left")
+        table.title = f"sql {db['database']!r}, primary {db['primary']}: {agree}"
+        for entry in db["regions"]:
+            if entry["role"] == "primary":
+                table.add_row(entry["region"], "primary", "", "", "")
+                continue
+            synced = entry.get("synced_at")
+            table.add_row(
+                entry["region"],
+                "replica",
+                "current" if entry["current"] else "[yellow]behind[/]",
+                "never" if synced is None else f"{max(0.0, now - synced):.1f} s ago",
+                "[red]cut[/]" if entry["partitioned"] else f"up, lag {entry['lag_ms']:g} ms",
+            )
+        parts.append(table)
+    return Group(*parts)
 
 
 def _cmd_fault(args: argparse.Namespace) -> int:
     body = {"region": getattr(args, "region", None), "other": getattr(args, "other", None)}
     if args.command == "lag":
         body |= {"lag": args.lag, "jitter": args.jitter}
-    if args.command == "status":
+    if args.command != "status":
+        data = _admin(args, "POST", f"/_edge/{args.command}", body)
+    elif not args.watch:
         data = _admin(args, "GET", "/_edge/replication")
     else:
-        data = _admin(args, "POST", f"/_edge/{args.command}", body)
-    _print_links(data["links"])
-    for store in data.get("kv", []):
-        agree = "[green]agree[/]" if store["replicas_agree"] else "[yellow]differ[/]"
-        backlog = sum(link["backlog"] for link in store["links"])
-        console.print(f"kv store {store['store']!r}: replicas {agree}, backlog {backlog}")
+        with Live(console=console, auto_refresh=False) as live:
+            while True:
+                live.update(status_view(_admin(args, "GET", "/_edge/replication")), refresh=True)
+                time.sleep(0.5)
+    console.print(status_view(data))
     return 0
 
 

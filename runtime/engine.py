@@ -34,6 +34,7 @@ class WasmEngine:
         config = wasmtime.Config()
         config.epoch_interruption = True
         self.engine = wasmtime.Engine(config)
+        self.linker: wc.Linker | None = None  # the host functions, linked once (instances)
         self.cache_dir = cache_dir or default_cache_dir()
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None

@@ -74,16 +74,14 @@ class _Ready:
     output: bytearray = field(default_factory=bytearray)
 
 
-_linkers: dict[int, wc.Linker] = {}
-
-
 def _linker_for(engine: WasmEngine) -> wc.Linker:
     # Building the linker registers every host function: do it once per engine.
-    linker = _linkers.get(id(engine))
-    if linker is None:
-        linker = _linkers[id(engine)] = wc.Linker(engine.engine)
-        link(linker)
-    return linker
+    # It lives on the engine object: a table keyed by id() would hand a new
+    # engine, at a reused address, the linker of a dead one.
+    if engine.linker is None:
+        engine.linker = wc.Linker(engine.engine)
+        link(engine.linker)
+    return engine.linker
 
 
 class ComponentRunner:

@@ -60,6 +60,12 @@ def _insert(name: str, email: str) -> turso.Row:
     return row
 
 
+def _write_failed(exc: DatabaseError) -> HTTPError:
+    # Writes go to the primary region; when it cannot be reached (a partition,
+    # an outage) the same request may well work later: 503, with the reason.
+    return HTTPError(503, f"cannot write now: {exc.message}")
+
+
 def _user_id(req: Request) -> int:
     raw = req.params["id"]
     if not raw.isdigit():
@@ -105,7 +111,7 @@ def create_user(req: Request) -> Response:
     except DatabaseError as exc:
         if _is_duplicate_email(exc):
             raise HTTPError(409, "a user with this email already exists") from None
-        raise
+        raise _write_failed(exc) from None
     return Response.json(user, status=201, headers={"location": f"/users/{user['id']}"})
 
 
@@ -133,7 +139,11 @@ def get_user(req: Request) -> dict[str, object]:
 @http_component("/users/:id", methods=["DELETE"])
 def delete_user(req: Request) -> Response:
     user_id = _user_id(req)
-    if _execute("DELETE FROM users WHERE id = ?", [user_id]).rows_affected == 0:
+    try:
+        deleted = _execute("DELETE FROM users WHERE id = ?", [user_id])
+    except DatabaseError as exc:
+        raise _write_failed(exc) from None
+    if deleted.rows_affected == 0:
         raise HTTPError(404, "no such user")
     kv.open_default().delete(f"prefs:{user_id}")
     return Response(204)

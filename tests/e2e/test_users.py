@@ -16,7 +16,7 @@ ADA = {"name": "Ada Lovelace", "email": "ada@example.com"}
 
 @pytest.fixture
 def edge(built: dict[str, Path], tmp_path: Path) -> Iterator[Emulator]:
-    # One region: SQL databases are not replicated between regions yet.
+    # One region for the plain CRUD tests; the regional ones are at the end.
     with Emulator(built["users"], regions=["us-east"], state_dir=tmp_path, build=False) as emulator:
         yield emulator
 
@@ -27,7 +27,7 @@ def users(edge: Emulator) -> Client:
 
 
 def has_users_table(edge: Emulator, region: str = "us-east") -> bool:
-    db = edge.host.regions[region].stores.sql("default")
+    db = edge.sql_replicas()[region]
     found = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'users'")
     return bool(found.rows)
 
@@ -187,3 +187,81 @@ def test_preferences_replicate_between_regions(built: dict[str, Path], tmp_path:
         assert edge.replicas_agree("default")
         edge.check_read_your_writes()
         edge.check_monotonic_reads()
+
+
+REGIONS = ["us-east", "eu-west", "ap-south"]
+
+
+@pytest.fixture
+def world(built: dict[str, Path], tmp_path: Path) -> Iterator[Emulator]:
+    with Emulator(
+        built["users"],
+        regions=REGIONS,
+        state_dir=tmp_path,
+        build=False,
+        replication_lag="1s",
+        jitter=0,
+    ) as emulator:
+        yield emulator
+
+
+def test_a_user_created_in_one_region_reaches_the_others_after_the_lag(world: Emulator) -> None:
+    us, eu = world.client("us-east"), world.client("eu-west")
+    assert us.post("/users", json=ADA).status_code == 201
+    assert eu.get("/users/1").status_code == 404  # eu-west's replica is stale
+    assert eu.get("/users", params={"name": "ada"}).json() == []
+    world.advance("1s")
+    assert eu.get("/users/1").json()["email"] == "ada@example.com"
+    assert [u["name"] for u in eu.get("/users", params={"name": "ADA"}).json()] == ["Ada Lovelace"]
+
+
+def test_a_user_created_away_from_the_primary_is_read_there_at_once(world: Emulator) -> None:
+    eu, ap = world.client("eu-west"), world.client("ap-south")
+    start = world.now()
+    created = eu.post("/users", json=ADA)
+    assert created.status_code == 201
+    # The first insert finds no table, creates it and retries: three round trips
+    # of 80 ms to us-east.
+    assert world.now() - start == pytest.approx(3 * 0.080)
+    assert eu.get("/users/1").json() == created.json()  # read-your-writes
+    assert ap.get("/users/1").status_code == 404
+    world.settle()
+    assert ap.get("/users/1").json() == created.json()
+
+
+def test_the_primary_catches_a_duplicate_that_a_stale_replica_cannot_see(world: Emulator) -> None:
+    us, eu = world.client("us-east"), world.client("eu-west")
+    assert us.post("/users", json=ADA).status_code == 201
+    assert eu.get("/users", params={"name": "ada"}).json() == []  # not there yet...
+    again = eu.post("/users", json={"name": "A. Lovelace", "email": "ADA@example.com"})
+    assert again.status_code == 409  # ...but the write runs on the primary, which knows
+
+
+def test_a_cut_off_region_reads_but_cannot_create(world: Emulator) -> None:
+    us, ap = world.client("us-east"), world.client("ap-south")
+    us.post("/users", json=ADA)
+    world.settle()
+    world.partition("ap-south")
+    grace = {"name": "Grace Hopper", "email": "grace@example.com"}
+    refused = ap.post("/users", json=grace)
+    assert refused.status_code == 503
+    assert "cannot reach the primary region us-east from ap-south" in refused.json()["error"]
+    assert ap.get("/users/1").status_code == 200  # reads go on, from the replica
+    assert ap.delete("/users/1").status_code == 503
+    world.heal()
+    assert ap.post("/users", json=grace).status_code == 201
+    world.settle()
+    assert [u["name"] for u in us.get("/users").json()] == ["Ada Lovelace", "Grace Hopper"]
+
+
+def test_a_delete_reaches_every_region(world: Emulator) -> None:
+    us, eu = world.client("us-east"), world.client("eu-west")
+    us.post("/users", json=ADA)
+    world.settle()
+    assert eu.delete("/users/1").status_code == 204
+    assert eu.get("/users/1").status_code == 404
+    assert us.get("/users/1").status_code == 404
+    assert world.client("ap-south").get("/users/1").status_code == 200
+    world.settle()
+    assert world.client("ap-south").get("/users/1").status_code == 404
+    assert world.replicas_agree("default")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +19,6 @@ from .edgeup import EdgeUp
 pytestmark = pytest.mark.e2e
 
 REGIONS = ["us-east", "eu-west", "ap-south"]
-
-
-@pytest.fixture
-def launched() -> Iterator[list[EdgeUp]]:
-    """Every server a test starts; all are stopped at the end, whatever happened."""
-    servers: list[EdgeUp] = []
-    yield servers
-    for server in servers:
-        server.stop()
 
 
 def _start(

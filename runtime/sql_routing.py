@@ -18,7 +18,7 @@ nothing half-applied remains.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from types import TracebackType
 
 from .clock import Clock
@@ -29,7 +29,7 @@ from .stores import (
     ReplicaWriteError,
     SqlConnection,
     SqlError,
-    SqlValue,
+    SqlParams,
     StoreRegistry,
 )
 from .stores.readonly import WRITE_VERBS, first_keyword
@@ -130,7 +130,7 @@ class RoutedConnection:
     def in_transaction(self) -> bool:
         return self._primary is not None and self._primary.in_transaction
 
-    def execute(self, sql: str, params: Sequence[SqlValue] = ()) -> QueryResult:
+    def execute(self, sql: str, params: SqlParams = ()) -> QueryResult:
         local = self._local
         if local is None:
             raise SqlError("connection is closed")
@@ -145,7 +145,7 @@ class RoutedConnection:
         except ReplicaWriteError:
             return self._on_primary(sql, params)
 
-    def _on_primary(self, sql: str, params: Sequence[SqlValue]) -> QueryResult:
+    def _on_primary(self, sql: str, params: SqlParams) -> QueryResult:
         try:
             self._router.reach_primary(self.region)
         except PrimaryUnreachable as exc:

@@ -9,6 +9,9 @@ from .layout import LayoutError, StateLayout
 from .limits import MAX_KEY_BYTES, MAX_KEYS_PER_STORE, MAX_OPEN_STORES, MAX_VALUE_BYTES
 from .registry import StoreRegistry
 from .sql import (
+    Params as SqlParams,
+)
+from .sql import (
     QueryResult,
     ReplicaWriteError,
     Row,
@@ -37,6 +40,7 @@ __all__ = [
     "SqlConnection",
     "SqlDatabase",
     "SqlError",
+    "SqlParams",
     "SqlValue",
     "StateLayout",
     "StoreRegistry",

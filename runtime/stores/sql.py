@@ -11,7 +11,7 @@ import hashlib
 import re
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -22,6 +22,8 @@ from .readonly import ReadOnlyGuard
 
 SqlValue = int | float | str | bytes | None
 Row = tuple[SqlValue, ...]
+# By position, or by name without the prefix (`{"id": 1}` binds `:id`, `@id`, `$id`).
+Params = Sequence[SqlValue] | Mapping[str, SqlValue]
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
@@ -144,15 +146,20 @@ class SqlConnection:
     def in_transaction(self) -> bool:
         return self._raw is not None and self._raw.in_transaction
 
-    def execute(self, sql: str, params: Sequence[SqlValue] = ()) -> QueryResult:
+    def execute(self, sql: str, params: Params = ()) -> QueryResult:
+        """One statement; `params` by position, or by name (`{"id": 1}` for `:id`)."""
         raw = self._raw
         if raw is None:
             raise SqlError("connection is closed")
         if not isinstance(sql, str):
             raise SqlError(f"statement must be str, not {type(sql).__name__}")
-        if isinstance(params, str | bytes | bytearray) or not isinstance(params, Sequence):
-            raise SqlError("parameters must be a sequence of values")
-        values = tuple(_param(v, i) for i, v in enumerate(params))
+        values: tuple[SqlValue, ...] | dict[str, SqlValue]
+        if isinstance(params, Mapping):
+            values = {str(k): _param(v, i) for i, (k, v) in enumerate(params.items())}
+        elif isinstance(params, str | bytes | bytearray) or not isinstance(params, Sequence):
+            raise SqlError("parameters must be a sequence of values or a mapping of names")
+        else:
+            values = tuple(_param(v, i) for i, v in enumerate(params))
         if _changes_connection_state(sql):
             self._reusable = False
         guard = raw.guard
@@ -258,7 +265,7 @@ class SqlDatabase:
             raw = self._idle.pop() if self._idle else None
         return SqlConnection(self, raw if raw is not None else self._open())
 
-    def execute(self, sql: str, params: Sequence[SqlValue] = ()) -> QueryResult:
+    def execute(self, sql: str, params: Params = ()) -> QueryResult:
         """One statement on a pooled connection, in its own implicit transaction."""
         with self.connect() as conn:
             return conn.execute(sql, params)

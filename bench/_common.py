@@ -9,13 +9,15 @@ from __future__ import annotations
 import http.client
 import math
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -67,7 +69,11 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> float:
 
 
 def request(
-    url: str, method: str = "GET", body: bytes | None = None, timeout: float = 60.0
+    url: str,
+    method: str = "GET",
+    body: bytes | None = None,
+    timeout: float = 60.0,
+    headers: Mapping[str, str] | None = None,
 ) -> tuple[int, bytes]:
     """One HTTP/1.1 request with the standard library: (status, body).
 
@@ -77,8 +83,8 @@ def request(
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
     try:
-        headers = {"content-type": "application/json"} if body is not None else {}
-        conn.request(method, parts.path or "/", body=body, headers=headers)
+        sent = {"content-type": "application/json"} if body is not None else {}
+        conn.request(method, parts.path or "/", body=body, headers={**sent, **(headers or {})})
         resp = conn.getresponse()
         return resp.status, resp.read()
     finally:
@@ -112,6 +118,46 @@ def wait_until(
 def tail(log: Path, lines: int = 30) -> str:
     text = log.read_text(errors="replace") if log.exists() else ""
     return "\n".join(text.splitlines()[-lines:])
+
+
+# --- load with wrk ---------------------------------------------------------------------
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+@dataclass
+class Load:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int  # non-2xx answers plus socket errors
+    cpu_ms: float = 0.0  # server CPU time (all its processes) per request
+
+
+def run_wrk(url: str, connections: int, duration: float, script: Path | None = None) -> Load:
+    """One wrk run (1 thread, latency distribution); `script` is a Lua file for `-s`."""
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", "--latency"]
+    if script is not None:
+        cmd += ["-s", str(script)]
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    latency = {
+        m[1]: float(m[2]) * _UNITS[m[3]]
+        for m in re.finditer(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)", out, re.M)
+    }
+    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    )
+    if socket_errors:
+        errors += sum(int(n) for n in socket_errors.groups())
+    return Load(
+        rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1]),  # type: ignore[index]
+        p50_ms=latency["50"],
+        p99_ms=latency["99"],
+        requests=int(re.search(r"(\d+) requests in", out)[1]),  # type: ignore[index]
+        errors=errors,
+    )
 
 
 # --- memory from /proc --------------------------------------------------------------
@@ -162,6 +208,12 @@ def cpu_seconds(pids: Sequence[int]) -> dict[int, float]:
             continue
         out[pid] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
     return out
+
+
+def machine_cpu_seconds() -> float:
+    """Busy CPU time of the whole machine so far (all cores; /proc/stat, no idle or iowait)."""
+    fields = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def vm_hwm_kb(pid: int) -> int:

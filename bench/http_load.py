@@ -16,19 +16,17 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 from _common import (
     BENCH,
     ROOT,
+    Load,
     cpu_seconds,
     descendants,
     edge_cli,
@@ -36,6 +34,7 @@ from _common import (
     pct,
     peak_memory_mb,
     request,
+    run_wrk,
     start,
     stop,
     wait_until,
@@ -46,43 +45,14 @@ WRITE_LUA = f"""wrk.method = "POST"
 wrk.body = '{WRITE_BODY}'
 wrk.headers["Content-Type"] = "application/json"
 """
-UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
-
-
-@dataclass
-class Load:
-    rps: float
-    p50_ms: float
-    p99_ms: float
-    requests: int
-    errors: int  # non-2xx answers plus socket errors
-    cpu_ms: float = 0.0  # server CPU time (all its processes) per request
 
 
 def wrk(url: str, method: str, connections: int, duration: float, tmp: Path) -> Load:
-    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", "--latency"]
+    script: Path | None = None
     if method == "POST":
         script = tmp / "post.lua"
         script.write_text(WRITE_LUA)
-        cmd += ["-s", str(script)]
-    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
-    latency = {
-        m[1]: float(m[2]) * UNITS[m[3]]
-        for m in re.finditer(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)", out, re.M)
-    }
-    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
-    socket_errors = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
-    )
-    if socket_errors:
-        errors += sum(int(n) for n in socket_errors.groups())
-    return Load(
-        rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1]),  # type: ignore[index]
-        p50_ms=latency["50"],
-        p99_ms=latency["99"],
-        requests=int(re.search(r"(\d+) requests in", out)[1]),  # type: ignore[index]
-        errors=errors,
-    )
+    return run_wrk(url, connections, duration, script)
 
 
 async def _pyload(url: str, method: str, connections: int, duration: float) -> Load:

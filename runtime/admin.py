@@ -1,6 +1,6 @@
 """The loopback-only admin and inspection API of `edge up`, under `/_edge/`.
 
-    GET  /_edge/regions       regions, their URLs and databases
+    GET  /_edge/regions       regions, their URLs, their databases' roles and Hrana URLs
     GET  /_edge/replication   per link: latency, lag, partitioned; per KV store: backlog,
                               agreement; per database: primary, which replicas are current
     POST /_edge/partition     {"region": "eu-west"} or {"region": "a", "other": "b"}
@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .clock import parse_duration
-from .control import ControlFile
+from .control import ControlFile, read_endpoints
 from .host import EdgeHost
 from .network import Network
 from .replication import KVReplicator
@@ -87,6 +87,7 @@ def admin_routes(
 
     async def regions(request: Request) -> Response:
         network = control.load()
+        urls = read_endpoints(control.path.parent)
         listing = [
             {
                 "name": name,
@@ -99,6 +100,7 @@ def admin_routes(
                         "role": "primary" if name == host.primary_region else "replica",
                         "primary": host.primary_region,
                         "reaches_primary": network.is_up(name, host.primary_region),
+                        "url": urls.get(name, {}).get(label),
                     }
                     for label in host.sql_labels()
                 },

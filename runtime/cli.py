@@ -48,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--regions", help="comma-separated region names")
     up.add_argument("--default-region", help="region for requests that name none")
     up.add_argument("--primary-region", help="region of the SQL primary (default: default region)")
+    up.add_argument("--hrana-port", type=int, help="first Hrana port (default: listen port + 1)")
     up.add_argument("--sql-write-timeout", help="how long a write waits for a cut-off primary (2s)")
     up.add_argument("--workers", type=int, help="serving processes (default: CPU count, max 4)")
     up.add_argument("--deadline-ms", type=int, help="CPU time limit per request")
@@ -58,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--replication-lag", help="time for a write to reach other regions (1s)")
     up.add_argument("--jitter", help="random extra lag per change, up to this (200ms)")
     up.add_argument("--seed", type=int, help="seed of the jitter")
+    up.add_argument(
+        "--runtime-config-file",
+        type=Path,
+        help='Spin runtime config: [sqlite_database.<label>] type = "libsql" goes remote',
+    )
 
     for name, text in [
         ("partition", "cut REGION off from all regions (or only from OTHER)"),
@@ -110,6 +116,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
         default_region=args.default_region,
         primary_region=args.primary_region,
         sql_write_timeout=args.sql_write_timeout,
+        hrana_port=args.hrana_port,
         workers=args.workers,
         deadline_ms=args.deadline_ms,
         memory_limit_mb=args.memory_limit_mb,
@@ -118,8 +125,15 @@ def _cmd_up(args: argparse.Namespace) -> int:
         replication_lag=args.replication_lag,
         jitter=args.jitter,
         seed=args.seed,
+        runtime_config_file=args.runtime_config_file,
     )
     setup_logging(settings.log_level)
+    if settings.runtime_config_file is not None:
+        from .runtime_config import load_runtime_config
+
+        # Checked here so that a bad file is one clear error, not failing workers.
+        for line in load_runtime_config(settings.runtime_config_file).summary():
+            console.print(line, highlight=False, markup=False)
     return run_up(settings, build=not args.no_build)
 
 

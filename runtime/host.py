@@ -13,9 +13,10 @@ import functools
 import json
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from framework.routing import Router
@@ -27,9 +28,12 @@ from .errors import EdgeError
 from .instances import ComponentRunner, DeadlineExceeded, GuestFailure, HttpRequest, HttpResponse
 from .manifest import ComponentSpec, Manifest
 from .network import Network
-from .sql_routing import DEFAULT_WRITE_TIMEOUT, SqlRouter
-from .stores import KVStore, ReplicaSync, StateLayout, StoreRegistry
+from .sql_routing import DEFAULT_WRITE_TIMEOUT, RoutedConnection, SqlRouter
+from .stores import KVStore, ReplicaSync, SqlConnection, StateLayout, StoreRegistry
 from .variables import VariableResolver
+
+if TYPE_CHECKING:  # libsql-client (and aiohttp) load only when a runtime config needs them
+    from .remote_sql import RemoteDatabase, RemoteSqlConnection
 
 log = logging.getLogger("edge.host")
 
@@ -69,7 +73,7 @@ class Region:
                     cid, frozenset(spec.key_value_stores), frozenset(spec.sqlite_databases)
                 ),
                 open_kv=self._open_kv,
-                connect_sql=lambda label: host.sql.connect(self.name, label),
+                connect_sql=lambda label: host.connect_sql(self.name, label),
                 resolve_variable=functools.partial(host.variables.resolve, cid),
             )
             self.runners[cid] = ComponentRunner(
@@ -113,12 +117,16 @@ class EdgeHost:
         primary_region: str | None = None,
         network: Callable[[], Network] | None = None,
         sql_write_timeout: float = DEFAULT_WRITE_TIMEOUT,
+        remote_sql: Mapping[str, RemoteDatabase] | None = None,
     ) -> None:
         if not regions:
             raise EdgeError("at least one region is needed")
         self.manifest = manifest
         self.clock: Clock = clock or RealClock()
         self.kv_wrapper = kv_wrapper
+        # Labels on a remote libSQL server (runtime config): outside every region.
+        # The host closes them.
+        self.remote_sql = dict(remote_sql or {})
         self.limits = limits or HostLimits()
         self.engine = engine or WasmEngine()
         self.engine.start_ticker()
@@ -160,8 +168,14 @@ class EdgeHost:
         return app_labels(self.manifest)[0]
 
     def sql_labels(self) -> list[str]:
-        """Every SQL database some component of the app may open."""
-        return app_labels(self.manifest)[1]
+        """Every emulated SQL database some component of the app may open."""
+        return app_labels(self.manifest, self.remote_sql)[1]
+
+    def connect_sql(
+        self, region: str, label: str
+    ) -> SqlConnection | RoutedConnection | RemoteSqlConnection:
+        remote = self.remote_sql.get(label)
+        return remote.connect() if remote is not None else self.sql.connect(region, label)
 
     def spec(self, component_id: str) -> ComponentSpec:
         return self.manifest.components[component_id]
@@ -208,14 +222,20 @@ class EdgeHost:
         for region in self.regions.values():
             region.close()
         self.replica_sync.close()
+        for remote in self.remote_sql.values():
+            remote.close()
         self.engine.close()
 
 
-def app_labels(manifest: Manifest) -> tuple[list[str], list[str]]:
-    """The key-value store and SQL database labels that the app's components use."""
+def app_labels(manifest: Manifest, remote: Collection[str] = ()) -> tuple[list[str], list[str]]:
+    """The key-value store and SQL database labels that the app's components use.
+
+    SQL databases in `remote` (on a libSQL server, from the runtime config) are
+    left out: they are not emulated, so not replicated nor served over Hrana.
+    """
     components = manifest.components.values()
     kv = {label for c in components for label in c.key_value_stores}
-    sql = {label for c in components for label in c.sqlite_databases}
+    sql = {label for c in components for label in c.sqlite_databases} - set(remote)
     return sorted(kv), sorted(sql)
 
 

@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from dotenv import dotenv_values
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .clock import parse_duration
+from .runtime_config import TOKEN_ENV_PREFIX
 
 log = logging.getLogger("edge.settings")
 
@@ -92,6 +93,16 @@ class Settings(BaseSettings):
     primary_region: str | None = Field(
         None, description="region of the SQL primary (Turso model); default: default_region"
     )
+    hrana_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="first port of the Hrana endpoints (one per region and database); "
+        "0: any free ports; default: the listen port + 1",
+    )
+    hrana_token: SecretStr | None = Field(
+        None, description="when set, Hrana clients must send it (Authorization: Bearer)"
+    )
     sql_write_timeout: str = Field(
         "2s", description="how long a write waits for an unreachable primary before failing"
     )
@@ -105,6 +116,9 @@ class Settings(BaseSettings):
     replication_lag: str = Field("1s", description="time for a write to reach other regions")
     jitter: str = Field("200ms", description="random extra lag per change, up to this much")
     seed: int = Field(0, description="seed of the jitter: same seed, same delivery times")
+    runtime_config_file: Path | None = Field(
+        None, description="Spin runtime config: [sqlite_database.<label>] on remote libSQL"
+    )
 
     @field_validator("replication_lag", "jitter", "sql_write_timeout")
     @classmethod
@@ -158,7 +172,7 @@ class Settings(BaseSettings):
             raise ValueError(f"log level must be one of {', '.join(LOG_LEVELS)}, got {value!r}")
         return level
 
-    @field_validator("manifest", "state_dir", "cache_dir")
+    @field_validator("manifest", "state_dir", "cache_dir", "runtime_config_file")
     @classmethod
     def _expand_user(cls, value: Path | None) -> Path | None:
         return value.expanduser() if value is not None else None
@@ -213,7 +227,14 @@ def unknown_edge_keys(env: Mapping[str, str], env_file: str | Path | None) -> li
     if env_file is not None and Path(env_file).is_file():
         keys |= set(dotenv_values(env_file, encoding="utf-8"))
     known = {f"EDGE_{name.upper()}" for name in Settings.model_fields} | _NOT_SETTINGS
-    return sorted(k for k in keys if k.upper().startswith("EDGE_") and k.upper() not in known)
+    # EDGE_SQL_TOKEN_<LABEL> carries a database token (runtime.runtime_config).
+    return sorted(
+        k
+        for k in keys
+        if k.upper().startswith("EDGE_")
+        and k.upper() not in known
+        and not k.upper().startswith(TOKEN_ENV_PREFIX)
+    )
 
 
 def _known_keys() -> str:

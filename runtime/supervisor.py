@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,9 +20,11 @@ from .control import ControlFile
 from .engine import WasmEngine
 from .errors import EdgeError
 from .host import app_labels
+from .hrana_service import HranaService
 from .logs import console
 from .manifest import Manifest, load
 from .network import Network
+from .runtime_config import load_runtime_config
 from .server import bound_socket
 from .settings import Settings
 from .worker import SETTINGS_ENV, public_url, replication_loop, serve
@@ -52,7 +56,12 @@ def prepare(settings: Settings, *, build: bool = True) -> Manifest:
     return manifest
 
 
-def banner(manifest: Manifest, settings: Settings) -> None:
+def banner(
+    manifest: Manifest,
+    settings: Settings,
+    hrana: HranaService | None = None,
+    remote: list[str] | None = None,
+) -> None:
     url = public_url(settings)
     table = Table(title=f"{manifest.name} on {url}", show_header=True, header_style="bold")
     table.add_column("route")
@@ -66,12 +75,21 @@ def banner(manifest: Manifest, settings: Settings) -> None:
         for r in settings.regions
     )
     console.print(f"regions: {regions}; pick one with the x-edge-region header")
-    _, sql_labels = app_labels(manifest)
+    _, sql_labels = app_labels(manifest, remote or ())
     if sql_labels:
         console.print(
             f"SQL primary: {settings.primary_region} (databases: {', '.join(sql_labels)}); "
             "other regions read replicas and send writes there"
         )
+    if hrana is not None:
+        urls = Table(title="databases over Hrana (libSQL clients; ws:// too)", header_style="bold")
+        urls.add_column("database")
+        urls.add_column("region")
+        urls.add_column("url")
+        for e in hrana.endpoints:
+            role = " (primary)" if e.region == settings.primary_region else ""
+            urls.add_row(e.database, e.region + role, e.url)
+        console.print(urls)
     console.print(f"state: {settings.state_dir}; workers: {settings.workers}")
 
 
@@ -98,18 +116,72 @@ def run_up(settings: Settings, *, build: bool = True) -> int:
             seed=settings.seed,
         )
     )
-    banner(manifest, settings)
-    if settings.workers == 1:
-        # One worker: serve (and replicate) in this process, no supervisor needed.
-        claim.close()
-        serve(settings, replicate=True)
-        return 0
-    loop = replication_loop(settings, app_labels(manifest), control)
+    remote = remote_labels(settings)
+    hrana = start_hrana(settings, manifest, control, remote)
+    banner(manifest, settings, hrana, remote)
     try:
-        return _supervise(settings)
+        if settings.workers == 1:
+            # One worker: serve (and replicate) in this process, no supervisor needed.
+            claim.close()
+            serve(settings, replicate=True)
+            return 0
+        loop = replication_loop(settings, app_labels(manifest, remote), control)
+        try:
+            return _supervise(settings)
+        finally:
+            loop.stop()
+            claim.close()
     finally:
-        loop.stop()
-        claim.close()
+        if hrana is not None:
+            hrana.stop()
+
+
+def remote_labels(settings: Settings) -> list[str]:
+    """SQL databases that the runtime config puts on a libSQL server."""
+    if settings.runtime_config_file is None:
+        return []
+    return sorted(load_runtime_config(settings.runtime_config_file).libsql)
+
+
+def start_hrana(
+    settings: Settings, manifest: Manifest, control: ControlFile, remote: list[str]
+) -> HranaService | None:
+    """The Hrana endpoints of every region's databases (None if the app has no database)."""
+    _, databases = app_labels(manifest, remote)
+    if not databases:
+        return None
+    host, _, port = settings.listen.rpartition(":")
+    host = host.strip("[]")
+    token = settings.hrana_token.get_secret_value() if settings.hrana_token else None
+    if token is None and not ipaddress.ip_address(_resolve(host)).is_loopback:
+        # Without a token the databases must not be reachable from elsewhere.
+        log.warning("no hrana_token set: the Hrana endpoints listen on 127.0.0.1 only")
+        host = "127.0.0.1"
+    first = settings.hrana_port
+    if first is None:
+        first = int(port) + 1 if int(port) else 0
+    assert settings.primary_region is not None
+    service = HranaService(
+        settings.state_dir,
+        settings.regions,
+        databases,
+        settings.primary_region,
+        control,
+        host=host,
+        first_port=first,
+        token=token,
+        write_timeout=parse_duration(settings.sql_write_timeout),
+        max_body_bytes=settings.max_body_bytes,
+    )
+    service.start()
+    return service
+
+
+def _resolve(host: str) -> str:
+    try:
+        return str(socket.getaddrinfo(host, None)[0][4][0])
+    except OSError:
+        return host
 
 
 def _supervise(settings: Settings) -> int:

@@ -18,6 +18,7 @@ from .engine import WasmEngine
 from .host import EdgeHost, HostLimits, app_labels
 from .logs import setup_logging
 from .manifest import load
+from .remote_sql import open_remote_databases
 from .replication import ReplicationLoop
 from .server import ServerOptions, bound_socket, create_app, serve_forever
 from .settings import Settings
@@ -40,6 +41,7 @@ def start_host(settings: Settings) -> tuple[EdgeHost, WasmThread]:
     wasm = WasmThread(idle=idle)
     manifest = load(settings.manifest)
     control = ControlFile(settings.state_dir)
+    remote_sql = open_remote_databases(settings.runtime_config_file)
 
     def make() -> EdgeHost:
         host = EdgeHost(
@@ -56,6 +58,7 @@ def start_host(settings: Settings) -> tuple[EdgeHost, WasmThread]:
             primary_region=settings.primary_region,
             network=control.load,
             sql_write_timeout=parse_duration(settings.sql_write_timeout),
+            remote_sql=remote_sql,
         )
         host.prefill()
         return host
@@ -80,7 +83,11 @@ def serve(settings: Settings, *, replicate: bool = False) -> None:
     sock = bound_socket(address.strip("[]"), int(port), listen=True)
     host, wasm = start_host(settings)
     control = ControlFile(settings.state_dir)
-    loop = replication_loop(settings, app_labels(host.manifest), control) if replicate else None
+    loop = (
+        replication_loop(settings, app_labels(host.manifest, host.remote_sql), control)
+        if replicate
+        else None
+    )
     options = ServerOptions(settings.max_body_bytes, public_url(settings))
     app = create_app(host, wasm, control, options)
     try:

@@ -1,0 +1,33 @@
+"""A Hrana server: the protocol libSQL clients and sqld speak, over our SQL connections.
+
+    app = create_hrana_app(db.connect, token=None)   # an ASGI (starlette) app
+    libsql_client.create_client_sync("http://127.0.0.1:8080")   # or ws://
+
+Served (JSON encoding only; Protobuf is not):
+- HTTP: `/v1/execute`, `/v1/batch`, `/v2/pipeline` and `/v3/pipeline` with
+  batons, `/v3/cursor`; `GET /v1|/v2|/v3|/health` answer 200 for probes.
+- WebSocket at any path, subprotocols `hrana3`, `hrana2`, `hrana1`: streams,
+  execute, batch (conditions ok/error/not/and/or/is_autocommit), sequence,
+  describe, store_sql/close_sql, get_autocommit, cursors.
+
+One app serves one database at `/`, as sqld serves one per URL; an app given
+several by name picks one per request by the `x-edge-database` header or the
+first label of the host name (see `HranaServer.pick`).
+
+Each stream owns one connection from the `connect` it was given and runs its
+statements one at a time in worker threads, so the event loop never blocks on
+SQLite; closing a stream (or losing its WebSocket, or an idle HTTP stream
+expiring after 10 s) rolls back its open transaction.
+
+Known differences from sqld: column `decltype` in statement results is always
+null (the connection reports names only; `describe` has decltypes);
+`affected_row_count` is SQLite's `changes()`, which statements other than
+INSERT/UPDATE/DELETE leave as it was (the spec leaves it undefined there);
+`last_insert_rowid` is always given; named arguments that the statement does
+not use are ignored rather than refused; describe's limits are in describe.py.
+"""
+
+from .app import DATABASE_HEADER, HranaServer, create_hrana_app
+from .errors import HranaError
+
+__all__ = ["DATABASE_HEADER", "HranaError", "HranaServer", "create_hrana_app"]

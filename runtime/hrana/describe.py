@@ -1,0 +1,269 @@
+"""The `describe` request: a statement's parameters and columns, without running it.
+
+A stream's connection only executes statements, so a statement is described
+on a connection of its own to the same database file (found with
+`pragma_database_list`), opened read-only, where it is prepared and never run.
+
+With the SQLite library that Python's `sqlite3` module uses mapped into this
+process as a shared library (Linux: seen in /proc/self/maps), it is called
+through ctypes and the answer is SQLite's own: `sqlite3_bind_parameter_name`,
+`sqlite3_column_name` / `_decltype`, `sqlite3_stmt_readonly`, `_isexplain`.
+A second, private copy of SQLite is never loaded: two copies in one process
+break each other's POSIX file locks.
+
+Otherwise (SQLite linked into Python statically, no /proc) a pure-Python
+fallback answers: parameters from our own scanner with SQLite's numbering
+rules; `is_readonly` from an authorizer while the statement compiles under
+EXPLAIN; column names only for SELECT / VALUES / WITH (read through
+`SELECT * FROM (...) LIMIT 0`, so duplicate names come back as `a:1`), and
+`decltype` always null.
+
+Limits of both: the describing connection sees committed schema only, not
+tables created in the stream's open transaction, nor its temporary tables;
+in a replica region it reads the replica (the primary while the stream is in
+a transaction), which may not have the newest schema yet; an in-memory
+database is described against an empty schema.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import os
+import sqlite3
+import urllib.parse
+from ctypes import POINTER, byref, c_char_p, c_int, c_void_p
+from typing import Any
+
+from ..stores import SqlError
+from ..stores.readonly import ReadOnlyGuard, first_keyword
+from .errors import SQL_MANY_STATEMENTS, SQL_NO_STATEMENT, HranaError, args_error, from_sql_error
+from .sqltext import has_content, parameter_names, split_statements
+from .statements import Conn
+
+_OPEN_READONLY, _OPEN_READWRITE, _OPEN_CREATE = 0x1, 0x2, 0x4
+_BUSY_TIMEOUT_MS = 5000
+
+_PRIMARY_CODES = [
+    *("ERROR", "INTERNAL", "PERM", "ABORT", "BUSY", "LOCKED", "NOMEM", "READONLY", "INTERRUPT"),
+    *("IOERR", "CORRUPT", "NOTFOUND", "FULL", "CANTOPEN", "PROTOCOL", "EMPTY", "SCHEMA"),
+    *("TOOBIG", "CONSTRAINT", "MISMATCH", "MISUSE", "NOLFS", "AUTH", "FORMAT", "RANGE"),
+    *("NOTADB", "NOTICE", "WARNING"),
+]
+# Result codes by value. sqlite3's constants mix them with authorizer action
+# codes of the same values, so only names of result codes are taken.
+_ERROR_NAMES = {
+    getattr(sqlite3, name): name
+    for name in dir(sqlite3)
+    if any(name == f"SQLITE_{p}" or name.startswith(f"SQLITE_{p}_") for p in _PRIMARY_CODES)
+}
+
+
+def _no_statement() -> HranaError:
+    return HranaError("the SQL text holds no statement to describe", SQL_NO_STATEMENT)
+
+
+def _many_statements() -> HranaError:
+    return HranaError("describe takes exactly one statement", SQL_MANY_STATEMENTS)
+
+
+def describe(conn: Conn, sql: str) -> dict[str, Any]:
+    path = database_file(conn)
+    native = _native()
+    return native.describe(path, sql) if native is not None else describe_with_sqlite3(path, sql)
+
+
+def database_file(conn: Conn) -> str:
+    """The file of the connection's main database ("" for an in-memory one)."""
+    try:
+        result = conn.execute("SELECT file FROM pragma_database_list WHERE name = 'main'", ())
+    except SqlError as exc:
+        raise from_sql_error(exc) from None
+    file = result.rows[0][0] if result.rows else ""
+    return file if isinstance(file, str) else ""
+
+
+class _Native:
+    def __init__(self, lib: ctypes.CDLL) -> None:
+        self.lib = lib
+        ptr, out = c_void_p, POINTER(c_void_p)
+        for name, restype, argtypes in [
+            ("sqlite3_open_v2", c_int, [c_char_p, out, c_int, c_char_p]),
+            ("sqlite3_close_v2", c_int, [ptr]),
+            ("sqlite3_busy_timeout", c_int, [ptr, c_int]),
+            ("sqlite3_prepare_v2", c_int, [ptr, ptr, c_int, out, out]),
+            ("sqlite3_finalize", c_int, [ptr]),
+            ("sqlite3_errmsg", c_char_p, [ptr]),
+            ("sqlite3_extended_errcode", c_int, [ptr]),
+            ("sqlite3_bind_parameter_count", c_int, [ptr]),
+            ("sqlite3_bind_parameter_name", c_char_p, [ptr, c_int]),
+            ("sqlite3_column_count", c_int, [ptr]),
+            ("sqlite3_column_name", c_char_p, [ptr, c_int]),
+            ("sqlite3_column_decltype", c_char_p, [ptr, c_int]),
+            ("sqlite3_stmt_readonly", c_int, [ptr]),
+        ]:
+            function = getattr(lib, name)
+            function.restype, function.argtypes = restype, argtypes
+        # sqlite3_stmt_isexplain is from SQLite 3.28 (2019).
+        self.isexplain = getattr(lib, "sqlite3_stmt_isexplain", None)
+        if self.isexplain is not None:
+            self.isexplain.restype, self.isexplain.argtypes = c_int, [c_void_p]
+
+    def describe(self, path: str, sql: str) -> dict[str, Any]:
+        try:
+            text = sql.encode("utf-8")
+        except UnicodeEncodeError:
+            raise args_error("the SQL text is not valid Unicode") from None
+        lib, db = self.lib, c_void_p()
+        flags = _OPEN_READONLY if path else _OPEN_READWRITE | _OPEN_CREATE
+        rc = lib.sqlite3_open_v2((path or ":memory:").encode(), byref(db), flags, None)
+        try:
+            if rc != 0:
+                raise self._error(db, rc)
+            lib.sqlite3_busy_timeout(db, _BUSY_TIMEOUT_MS)
+            buffer = ctypes.create_string_buffer(text, len(text))
+            base = ctypes.addressof(buffer)
+            offset, stmt, tail = 0, c_void_p(), c_void_p()
+            # Empty statements (";;") prepare to nothing: go on past them.
+            while not stmt.value and has_content(text[offset:].decode("utf-8", "replace")):
+                rc = lib.sqlite3_prepare_v2(
+                    db, base + offset, len(text) - offset, byref(stmt), byref(tail)
+                )
+                if rc != 0:
+                    raise self._error(db, rc)
+                advanced = (tail.value or base + len(text)) - base
+                if advanced <= offset:
+                    break  # nothing consumed: never loop forever
+                offset = advanced
+            if not stmt.value:
+                raise _no_statement()
+            try:
+                if has_content(text[offset:].decode("utf-8", "replace")):
+                    raise _many_statements()
+                return self._result(stmt, sql)
+            finally:
+                lib.sqlite3_finalize(stmt)
+        finally:
+            lib.sqlite3_close_v2(db)
+
+    def _result(self, stmt: c_void_p, sql: str) -> dict[str, Any]:
+        lib = self.lib
+        params = [
+            {"name": _text(lib.sqlite3_bind_parameter_name(stmt, i))}
+            for i in range(1, lib.sqlite3_bind_parameter_count(stmt) + 1)
+        ]
+        cols = [
+            {
+                "name": _text(lib.sqlite3_column_name(stmt, i)) or "",
+                "decltype": _text(lib.sqlite3_column_decltype(stmt, i)),
+            }
+            for i in range(lib.sqlite3_column_count(stmt))
+        ]
+        if self.isexplain is not None:
+            is_explain = self.isexplain(stmt) != 0
+        else:
+            is_explain = first_keyword(sql.lstrip("; \t\n\r\f")) == "EXPLAIN"
+        return {
+            "params": params,
+            "cols": cols,
+            "is_explain": is_explain,
+            "is_readonly": lib.sqlite3_stmt_readonly(stmt) != 0,
+        }
+
+    def _error(self, db: c_void_p, rc: int) -> HranaError:
+        message = _text(self.lib.sqlite3_errmsg(db)) if db.value else None
+        code = self.lib.sqlite3_extended_errcode(db) if db.value else rc
+        name = _ERROR_NAMES.get(code) or _ERROR_NAMES.get(code & 0xFF) or "SQLITE_ERROR"
+        return from_sql_error(SqlError(message or f"SQLite error {rc}", name))
+
+
+def _text(raw: bytes | None) -> str | None:
+    return None if raw is None else raw.decode("utf-8", "replace")
+
+
+@functools.cache
+def _native() -> _Native | None:
+    """ctypes over the SQLite library Python's sqlite3 already uses, if it is shared."""
+    try:
+        with open("/proc/self/maps") as maps:
+            lines = maps.read().splitlines()
+    except OSError:
+        return None
+    paths = {line.split(maxsplit=5)[-1] for line in lines if len(line.split(maxsplit=5)) == 6}
+    for path in sorted(paths):
+        if os.path.basename(path).startswith("libsqlite3") and path.startswith("/"):
+            try:
+                lib = ctypes.CDLL(path)
+                lib.sqlite3_libversion.restype = c_char_p
+                if lib.sqlite3_libversion().decode() != sqlite3.sqlite_version:
+                    continue  # not the copy the sqlite3 module runs on
+                return _Native(lib)
+            except (OSError, AttributeError):
+                continue
+    return None
+
+
+def describe_with_sqlite3(path: str, sql: str) -> dict[str, Any]:
+    """The pure-Python fallback; see the module docstring for what it cannot tell."""
+    pieces = split_statements(sql)
+    if not pieces:
+        raise _no_statement()
+    if len(pieces) > 1:
+        raise _many_statements()
+    piece = pieces[0]
+    names = parameter_names(piece)
+    is_explain = first_keyword(piece) == "EXPLAIN"
+    target = f"file:{urllib.parse.quote(path)}?mode=ro" if path else ":memory:"
+    db = sqlite3.connect(target, uri=True, isolation_level=None, check_same_thread=False)
+    try:
+        db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        writes = _WriteDetector()
+        db.set_authorizer(writes)
+        # Under EXPLAIN the statement is compiled (the authorizer sees it) but not run.
+        cursor = db.execute(piece if is_explain else f"EXPLAIN {piece}", [None] * len(names))
+        explain_cols = [d[0] for d in cursor.description or []]
+        cursor.close()
+        db.set_authorizer(None)
+        cols = explain_cols if is_explain else _result_columns(db, piece, len(names))
+    except sqlite3.Error as exc:
+        raise from_sql_error(SqlError(str(exc), getattr(exc, "sqlite_errorname", None))) from None
+    finally:
+        db.close()
+    return {
+        "params": [{"name": name} for name in names],
+        "cols": [{"name": name, "decltype": None} for name in cols],
+        "is_explain": is_explain,
+        "is_readonly": not writes.seen,
+    }
+
+
+class _WriteDetector:
+    """An authorizer that allows everything and notes whether anything would write."""
+
+    def __init__(self) -> None:
+        self.seen = False
+        self._guard = ReadOnlyGuard()
+
+    def __call__(
+        self, action: int, arg1: str | None, arg2: str | None, db: str | None, source: str | None
+    ) -> int:
+        # As sqlite3_stmt_readonly: transaction control changes no file.
+        transaction = action in (sqlite3.SQLITE_TRANSACTION, sqlite3.SQLITE_SAVEPOINT)
+        if not transaction and self._guard(action, arg1, arg2, db, source) != sqlite3.SQLITE_OK:
+            self.seen = True
+        return sqlite3.SQLITE_OK
+
+
+def _result_columns(db: sqlite3.Connection, piece: str, params: int) -> list[str]:
+    if first_keyword(piece) not in ("SELECT", "VALUES", "WITH"):
+        return []
+    body = piece.rstrip()
+    body = body[:-1] if body.endswith(";") else body
+    try:
+        cursor = db.execute(f"SELECT * FROM (\n{body}\n) LIMIT 0", [None] * params)
+    except sqlite3.Error:
+        return []  # WITH ... INSERT and the like: no columns known here
+    try:
+        return [d[0] for d in cursor.description or []]
+    finally:
+        cursor.close()

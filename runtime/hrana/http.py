@@ -1,0 +1,201 @@
+"""Hrana over HTTP.
+
+    GET  /health, /v1, /v2, /v3       200: liveness and version probes (no token needed)
+    GET  /v3-protobuf                 404: the Protobuf encoding is not served
+    POST /v1/execute  {"stmt"}        one statement on a fresh stream
+    POST /v1/batch    {"batch"}       one batch on a fresh stream
+    POST /v2/pipeline, /v3/pipeline   {"baton", "requests"}: requests on a stream kept by baton
+    POST /v3/cursor   {"baton", "batch"}: a batch as newline-separated JSON cursor entries
+
+A request the server refuses as a whole is a 4xx/5xx with `{"message", "code"}`
+(400 malformed, 401 token, 404 database, 413 body, 503 stream limit, 500 bug);
+inside a pipeline each request succeeds or fails on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from .app import Database, HranaServer
+from .errors import BODY_TOO_LARGE, NOT_FOUND, UNAUTHORIZED, HranaError, internal_error, proto_error
+from .ops import CONN_REQUESTS, Op, conn_op, cursor_op, sql_text_request
+from .statements import SqlTexts
+from .streams import HttpStream
+from .wire import array, dumps, loads, obj, type_of
+
+log = logging.getLogger("edge.hrana")
+
+Handler = Callable[[Database, Any], Awaitable[Response]]
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return Response(dumps(body), status_code=status, media_type="application/json")
+
+
+class BodyTooLarge(HranaError):
+    def __init__(self, limit: int, *, drained: bool) -> None:
+        super().__init__(f"request body larger than {limit} bytes", BODY_TOO_LARGE, 413)
+        self.drained = drained
+
+
+def error_response(exc: HranaError) -> Response:
+    response = json_response(exc.to_json(), exc.status)
+    if exc.code == UNAUTHORIZED:
+        response.headers["www-authenticate"] = "Bearer"
+    if isinstance(exc, BodyTooLarge) and not exc.drained:
+        # The rest of the body is left unread, so this connection cannot carry
+        # another request: say so, or a client would reuse it and fail.
+        response.headers["connection"] = "close"
+    return response
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, up to `limit` bytes; a larger one is a 413.
+
+    Past the limit the body is still read (not kept) up to as much again: a
+    server that answers and closes with unread data in the socket makes the
+    kernel reset the connection, and the client may never see the 413.
+    """
+    drain_until = 2 * limit + 65536
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > drain_until:
+        raise BodyTooLarge(limit, drained=False)
+    body = bytearray()
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > drain_until:
+            raise BodyTooLarge(limit, drained=False)
+        if received <= limit:
+            body += chunk
+    if received > limit:
+        raise BodyTooLarge(limit, drained=True)
+    return bytes(body)
+
+
+def http_routes(server: HranaServer) -> list[Route]:
+    def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def serve(request: Request) -> Response:
+            try:
+                # The token first: nothing else is revealed, not even which databases exist.
+                if not server.bearer_matches(request.headers.get("authorization")):
+                    raise HranaError(
+                        "missing or wrong token (Authorization: Bearer)", UNAUTHORIZED, 401
+                    )
+                database = server.pick(request)
+                body = loads(await read_body(request, server.max_body_bytes))
+                return await handler(database, body)
+            except HranaError as exc:
+                return error_response(exc)
+            except Exception:
+                log.exception("Hrana request %s failed", request.url.path)
+                return error_response(internal_error())
+
+        return serve
+
+    async def probe(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    async def not_found(request: Request) -> Response:
+        message = f"no Hrana endpoint {request.method} {request.url.path}"
+        return error_response(HranaError(message, NOT_FOUND, 404))
+
+    return [
+        Route("/health", probe, methods=["GET"]),
+        *(Route(f"/{v}", probe, methods=["GET"]) for v in ("v1", "v2", "v3")),
+        Route("/v1/execute", endpoint(v1_execute), methods=["POST"]),
+        Route("/v1/batch", endpoint(v1_batch), methods=["POST"]),
+        Route("/v2/pipeline", endpoint(pipeline), methods=["POST"]),
+        Route("/v3/pipeline", endpoint(pipeline), methods=["POST"]),
+        Route("/v3/cursor", endpoint(cursor), methods=["POST"]),
+        Route("/{path:path}", not_found, methods=["GET", "HEAD", "POST", "PUT", "DELETE"]),
+    ]
+
+
+async def _once(database: Database, op: Op) -> Any:
+    """An operation on a stream of its own, closed afterwards (HTTP v1's semantics)."""
+    entry = database.batons.open()
+    try:
+        result = await entry.stream.run(op)
+    except BaseException:
+        database.batons.drop(entry)
+        raise
+    await entry.stream.close()  # an unfinished transaction rolls back before we answer
+    database.batons.park(entry)  # closed: just forgets it
+    return result
+
+
+async def v1_execute(database: Database, body: Any) -> Response:
+    op = conn_op("execute", obj(body, "the body"), SqlTexts(0))
+    return json_response({"result": (await _once(database, op))["result"]})
+
+
+async def v1_batch(database: Database, body: Any) -> Response:
+    op = conn_op("batch", obj(body, "the body"), SqlTexts(0))
+    return json_response({"result": (await _once(database, op))["result"]})
+
+
+def _baton(body: dict[str, Any]) -> str | None:
+    baton = body.get("baton")
+    if baton is not None and not isinstance(baton, str):
+        raise proto_error("'baton' must be a string or null")
+    return baton
+
+
+def _stream_of(database: Database, baton: str | None) -> HttpStream:
+    return database.batons.open() if baton is None else database.batons.take(baton)
+
+
+async def pipeline(database: Database, body: Any) -> Response:
+    msg = obj(body, "the body")
+    baton = _baton(msg)
+    requests = array(msg.get("requests"), "'requests'")
+    entry = _stream_of(database, baton)
+    try:
+        results = [await _stream_request(entry, request) for request in requests]
+    except BaseException:
+        database.batons.drop(entry)  # cancelled (client gone): nothing may linger
+        raise
+    new_baton = database.batons.park(entry)
+    return json_response({"baton": new_baton, "base_url": None, "results": results})
+
+
+async def _stream_request(entry: HttpStream, request: Any) -> dict[str, Any]:
+    try:
+        kind = type_of(request, "a stream request")
+        if kind == "close":
+            await entry.stream.close()
+            response: Any = {"type": "close"}
+        elif entry.stream.closed:
+            raise HranaError("the stream is closed", "STREAM_CLOSED")
+        elif kind in ("store_sql", "close_sql"):
+            response = sql_text_request(kind, request, entry.sqls)
+        elif kind in CONN_REQUESTS:
+            response = await entry.stream.run(conn_op(kind, request, entry.sqls))
+        else:
+            raise proto_error(f"unknown stream request type {kind!r}")
+        return {"type": "ok", "response": response}
+    except HranaError as exc:
+        return {"type": "error", "error": exc.to_json()}
+    except Exception:
+        log.exception("a Hrana pipeline request failed")
+        return {"type": "error", "error": internal_error().to_json()}
+
+
+async def cursor(database: Database, body: Any) -> Response:
+    msg = obj(body, "the body")
+    entry = _stream_of(database, _baton(msg))
+    try:
+        entries = await entry.stream.run(cursor_op(msg, entry.sqls))
+    except BaseException:
+        database.batons.drop(entry)  # an HTTP error ends the stream, as the spec says
+        raise
+    head = {"baton": database.batons.park(entry), "base_url": None}
+    lines = b"".join(dumps(line) + b"\n" for line in [head, *entries])
+    return Response(lines, media_type="text/plain")

@@ -81,7 +81,13 @@ class KVReplicator:
         receiver = self.regions[dst].kv(label)
         total = 0
         while True:
-            pending = sender.changes_since(sender.acked(dst), BATCH)
+            acked = sender.acked(dst)
+            # Look at the oldest change first: with a long lag it is usually not
+            # due, and reading a whole batch on every poll would be wasted.
+            head = sender.changes_since(acked, 1)
+            if not head or self._due(src, dst, head[0]) > now:
+                return total
+            pending = sender.changes_since(acked, BATCH)
             # In order per link: a change never overtakes an earlier one.
             due: list[Change] = []
             for change in pending:

@@ -145,6 +145,7 @@ class KVStore:
         self.region = region
         self._clock: Callable[[], float] = clock if callable(clock) else clock.now
         self._lock = threading.Lock()
+        self._digest: tuple[tuple[int, int], str] | None = None
         try:
             conn = open_connection(self.path, busy_timeout=busy_timeout)
         except sqlite3.Error as exc:
@@ -219,11 +220,29 @@ class KVStore:
         Replicas that have applied the same writes hold the same rows, so they
         have the same digest whatever order the writes arrived in.
         """
-        rows = self._all("SELECT key, tombstone, value, hlc, origin FROM entries ORDER BY key")
-        return digest_entries(
+        # Hashing every row is costly for big stores and status asks often, so the
+        # result is kept until the file changes: another process's commit moves
+        # data_version, one of ours moves total_changes.
+        with self._lock:
+            conn = self._live()
+            try:
+                (before,) = conn.execute("PRAGMA data_version").fetchone()
+                stamp = (before, conn.total_changes)
+                if self._digest is not None and self._digest[0] == stamp:
+                    return self._digest[1]
+                rows = conn.execute(
+                    "SELECT key, tombstone, value, hlc, origin FROM entries ORDER BY key"
+                ).fetchall()
+                (after,) = conn.execute("PRAGMA data_version").fetchone()
+            except sqlite3.Error as exc:
+                raise KVError(f"key-value read failed: {exc}") from exc
+        digest = digest_entries(
             (key, bool(tomb), None if value is None else bytes(value), hlc, origin)
             for key, tomb, value, hlc, origin in rows
         )
+        if after == before:
+            self._digest = (stamp, digest)
+        return digest
 
     def last_hlc(self) -> int:
         """The highest HLC stamp this file has recorded (0 for a fresh store)."""

@@ -28,3 +28,19 @@ def test_snapshot_and_entries_count(stores: dict[str, KVStore]) -> None:
     a.delete("z")
     assert a.snapshot() == {"x": b"1", "y": b""}
     assert a.entries_count() == 3
+
+
+def test_digest_is_recomputed_after_any_write_to_the_file(stores: dict[str, KVStore]) -> None:
+    a = stores["a"]
+    a.set("x", b"1")
+    first = a.digest()
+    assert a.digest() == first  # cached: nothing changed
+    a.set("x", b"2")  # this connection's own write
+    second = a.digest()
+    assert second != first
+    other = KVStore(a.path, region="a")  # another connection, as another process would be
+    try:
+        other.set("x", b"1", hlc=a.last_hlc() + 1)
+    finally:
+        other.close()
+    assert a.digest() not in (first, second)

@@ -95,12 +95,13 @@ def admin_routes(
                 "header": {REGION_HEADER: name},
                 "default": name == host.default_region,
                 "partitioned": network.partitioned(name),
-                "databases": {
+                # As DESIGN.md has it: label -> this region's Hrana URL.
+                "databases": {label: urls.get(name, {}).get(label) for label in host.sql_labels()},
+                "sql": {
                     label: {
                         "role": "primary" if name == host.primary_region else "replica",
                         "primary": host.primary_region,
                         "reaches_primary": network.is_up(name, host.primary_region),
-                        "url": urls.get(name, {}).get(label),
                     }
                     for label in host.sql_labels()
                 },

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.e2e
 
 def _urls(up: EdgeUp) -> dict[str, str]:
     regions = httpx.get(f"{up.url}/_edge/regions").json()["regions"]
-    return {r["name"]: r["databases"]["default"]["url"] for r in regions}
+    return {r["name"]: r["databases"]["default"] for r in regions}
 
 
 def _wait_for(predicate, timeout: float = 10.0) -> float:

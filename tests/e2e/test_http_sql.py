@@ -67,8 +67,8 @@ def test_turso_model_over_http(built: dict[str, Path], tmp_path: Path) -> None:
             assert waited >= 0.2  # not before the lag
 
             regions = {r["name"]: r for r in http.get("/_edge/regions").json()["regions"]}
-            assert regions["us-east"]["databases"]["default"]["role"] == "primary"
-            assert regions["ap-south"]["databases"]["default"]["role"] == "replica"
+            assert regions["us-east"]["sql"]["default"]["role"] == "primary"
+            assert regions["ap-south"]["sql"]["default"]["role"] == "replica"
 
             assert http.post("/_edge/partition", json={"region": "ap-south"}).status_code == 200
             failed = _sql(http, "ap-south", [insert, ["ap-south", 2]])

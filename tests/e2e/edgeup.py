@@ -30,6 +30,7 @@ class EdgeUp:
     """`edge up` in its own process group, so SIGKILL takes the supervisor and workers."""
 
     def __init__(self, manifest: Path, state_dir: Path, *extra: str) -> None:
+        self.state = state_dir
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = state_dir.parent / f"edge-up-{self.port}.log"

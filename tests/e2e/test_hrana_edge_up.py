@@ -146,3 +146,22 @@ def _count_local(path: Path) -> int:
     with sqlite3.connect(path) as conn:
         found = conn.execute("SELECT name FROM sqlite_master WHERE name = 'log'").fetchall()
         return 0 if not found else int(conn.execute("SELECT count(*) FROM log").fetchone()[0])
+
+
+def test_a_configured_token_is_required(
+    built: dict[str, Path], tmp_path: Path, launched: list[EdgeUp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EDGE_HRANA_TOKEN", "s3cret-token")
+    up = EdgeUp(built["sqlprobe"], tmp_path / "state", "--workers", "1", "--hrana-port", "0")
+    launched.append(up)
+    url = _urls(up)["eu-west"]
+    for scheme_url in (url, url.replace("http:", "ws:")):
+        for token in (None, "wrong"):
+            with (
+                libsql_client.create_client_sync(scheme_url, auth_token=token) as refused,
+                pytest.raises(libsql_client.LibsqlError),
+            ):
+                refused.execute("SELECT 1")
+        with libsql_client.create_client_sync(scheme_url, auth_token="s3cret-token") as good:
+            assert good.execute("SELECT 41 + 1").rows[0][0] == 42
+    assert "s3cret-token" not in up.output()

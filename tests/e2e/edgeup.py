@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -99,3 +100,18 @@ class EdgeUp:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
+
+
+def wait_for(
+    predicate: Callable[[], bool],
+    timeout: float = 10.0,
+    what: str = "condition",
+    poll: float = 0.02,
+) -> float:
+    """Poll `predicate` until true; returns the seconds it took (AssertionError on timeout)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if predicate():
+            return time.monotonic() - started
+        time.sleep(poll)
+    raise AssertionError(f"not within {timeout} s: {what}")

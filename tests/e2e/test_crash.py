@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from .edgeup import EdgeUp
+from .edgeup import EdgeUp, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -48,15 +47,6 @@ def _status(http: httpx.Client) -> dict[str, Any]:
 
 def _backlog(http: httpx.Client) -> int:
     return sum(link["backlog"] for link in _status(http)["links"])
-
-
-def _wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if predicate():
-            return time.monotonic() - started
-        time.sleep(0.1)
-    raise AssertionError(f"not within {timeout} s: {what}")
 
 
 def _converged(http: httpx.Client, expected: dict[str, bytes | None]) -> bool:
@@ -119,7 +109,7 @@ def test_kill_with_replication_pending_loses_no_acknowledged_write(
     second = _start(launched, built["kvprobe"], state, lag="100ms")
     with httpx.Client(base_url=second.url, timeout=10) as http:
         try:
-            _wait_for(lambda: _converged(http, expected), 20, "every acked write everywhere")
+            wait_for(lambda: _converged(http, expected), 20, "every acked write everywhere")
         except AssertionError:
             raise AssertionError(
                 f"backlog before kill {backlog}; missing after restart: "
@@ -173,7 +163,7 @@ def test_kill_during_continuous_writes_and_replication(
                 early = http.get("/kv/c0", headers={"x-edge-region": "ap-south"})
                 return early.status_code == 200 and _backlog(http) > 0
 
-            _wait_for(in_full_swing, 30, "writes acknowledged while replication delivers")
+            wait_for(in_full_swing, 30, "writes acknowledged while replication delivers")
         first.kill()  # the writer is mid-request or about to send one
     finally:
         stop.set()
@@ -184,7 +174,7 @@ def test_kill_during_continuous_writes_and_replication(
     second = _start(launched, built["kvprobe"], state, lag="100ms")
     with httpx.Client(base_url=second.url, timeout=10) as http:
         try:
-            _wait_for(lambda: _converged(http, acked), 20, "every acked write everywhere")
+            wait_for(lambda: _converged(http, acked), 20, "every acked write everywhere")
         except AssertionError:
             raise AssertionError(
                 f"missing after restart: {_missing(http, acked)[:20]}; status {_status(http)}"

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from .edgeup import EdgeUp
-from .test_crash import REGIONS, _start, _wait_for
+from .edgeup import EdgeUp, wait_for
+from .test_crash import REGIONS, _start
 from .test_regions_sql import SCHEMA
 
 pytestmark = pytest.mark.e2e
@@ -66,7 +66,7 @@ def test_kill_during_sql_writes_loses_no_acknowledged_batch(
     try:
         with httpx.Client(base_url=first.url, timeout=10) as http:
             # Enough written, and ap-south's replica is behind the primary.
-            _wait_for(
+            wait_for(
                 lambda: len(acked) >= 30 and len(_numbers(http, "ap-south")) < 2 * len(acked),
                 30,
                 "batches acknowledged while replicas lag",
@@ -86,7 +86,7 @@ def test_kill_during_sql_writes_loses_no_acknowledged_batch(
             [n for n in primary if n > 0] + [-n for n in primary if n > 0]
         )
         assert len(primary) // 2 - len(acked) in (0, 1)
-        _wait_for(
+        wait_for(
             lambda: all(_numbers(http, r) == primary for r in REGIONS),
             20,
             "every replica equal to the primary after the restart",

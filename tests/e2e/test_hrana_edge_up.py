@@ -11,7 +11,7 @@ import httpx
 import libsql_client
 import pytest
 
-from .edgeup import EdgeUp
+from .edgeup import EdgeUp, wait_for
 from .test_regions_sql import SCHEMA
 
 pytestmark = pytest.mark.e2e
@@ -20,15 +20,6 @@ pytestmark = pytest.mark.e2e
 def _urls(up: EdgeUp) -> dict[str, str]:
     regions = httpx.get(f"{up.url}/_edge/regions").json()["regions"]
     return {r["name"]: r["databases"]["default"] for r in regions}
-
-
-def _wait_for(predicate, timeout: float = 10.0) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if predicate():
-            return time.monotonic() - started
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 def _count(url: str) -> int:
@@ -70,7 +61,7 @@ def test_libsql_client_against_the_regions_of_edge_up(
 
     with libsql_client.create_client_sync(urls["us-east"].replace("http:", "ws:")) as primary:
         primary.execute(SCHEMA)
-    _wait_for(lambda: _count(urls["ap-south"]) == 0 and _count(urls["eu-west"]) == 0)
+    wait_for(lambda: _count(urls["ap-south"]) == 0 and _count(urls["eu-west"]) == 0)
 
     # A write through a replica region's endpoint runs on the primary, paying the
     # round trip; that region reads it at once; ap-south only after the lag.
@@ -80,7 +71,7 @@ def test_libsql_client_against_the_regions_of_edge_up(
         assert time.monotonic() - started >= 0.080
         assert eu.execute("SELECT n FROM log").rows[0][0] == 2**63 - 1
     assert _count(urls["ap-south"]) == 0
-    assert _wait_for(lambda: _count(urls["ap-south"]) == 1) >= 0.2
+    assert wait_for(lambda: _count(urls["ap-south"]) == 1) >= 0.2
 
     # Handlers and Hrana clients share the same databases.
     with httpx.Client(base_url=up.url, timeout=10) as http:

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .edgeup import EdgeUp
+from .edgeup import EdgeUp, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -94,15 +94,6 @@ def test_loop_is_stopped_and_next_request_succeeds(built: dict[str, Path], tmp_p
         up.stop()
 
 
-def _wait_for(predicate, timeout: float = 10.0) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if predicate():
-            return time.monotonic() - started
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
-
-
 def test_replication_and_faults_over_http(built: dict[str, Path], tmp_path: Path) -> None:
     up = EdgeUp(
         built["demo"],
@@ -119,7 +110,7 @@ def test_replication_and_faults_over_http(built: dict[str, Path], tmp_path: Path
             eu = {"x-edge-region": "eu-west"}
             assert http.post("/todos", json={"title": "a"}).status_code == 201
             assert http.get("/todos", headers=eu).json() == []
-            waited = _wait_for(lambda: len(http.get("/todos", headers=eu).json()) == 1)
+            waited = wait_for(lambda: len(http.get("/todos", headers=eu).json()) == 1)
             assert waited >= 0.15  # not before the lag
 
             assert http.post("/_edge/partition", json={"region": "eu-west"}).status_code == 200
@@ -133,8 +124,8 @@ def test_replication_and_faults_over_http(built: dict[str, Path], tmp_path: Path
             assert any(link["backlog"] > 0 and link["partitioned"] for link in to_eu)
 
             assert http.post("/_edge/heal", json={}).status_code == 200
-            _wait_for(lambda: len(http.get("/todos", headers=eu).json()) == 2)
-            _wait_for(lambda: http.get("/_edge/replication").json()["kv"][0]["replicas_agree"])
+            wait_for(lambda: len(http.get("/todos", headers=eu).json()) == 2)
+            wait_for(lambda: http.get("/_edge/replication").json()["kv"][0]["replicas_agree"])
 
             bad = http.post("/_edge/partition", json={"region": "mars"})
             assert bad.status_code == 400 and "mars" in bad.json()["error"]

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .edgeup import EdgeUp
+from .edgeup import EdgeUp, wait_for
 from .test_regions_sql import SCHEMA
 
 pytestmark = pytest.mark.e2e
@@ -30,15 +30,6 @@ def _count(http: httpx.Client, region: str) -> int:
     return 0 if "error" in result else result["results"][0]["rows"][0][0]
 
 
-def _wait_for(predicate, timeout: float = 10.0) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if predicate():
-            return time.monotonic() - started
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
-
-
 def test_turso_model_over_http(built: dict[str, Path], tmp_path: Path) -> None:
     up = EdgeUp(
         built["sqlprobe"],
@@ -56,14 +47,14 @@ def test_turso_model_over_http(built: dict[str, Path], tmp_path: Path) -> None:
     try:
         with httpx.Client(base_url=up.url, timeout=10) as http:
             assert "error" not in _sql(http, "us-east", SCHEMA)
-            _wait_for(lambda: http.get("/_edge/replication").json()["sql"][0]["replicas_agree"])
+            wait_for(lambda: http.get("/_edge/replication").json()["sql"][0]["replicas_agree"])
 
             started = time.monotonic()
             assert "error" not in _sql(http, "eu-west", [insert, ["eu-west", 1]])
             assert time.monotonic() - started >= 0.080  # the round trip to us-east
             assert _count(http, "eu-west") == 1  # read-your-writes in the writer's region
             assert _count(http, "ap-south") == 0
-            waited = _wait_for(lambda: _count(http, "ap-south") == 1)
+            waited = wait_for(lambda: _count(http, "ap-south") == 1)
             assert waited >= 0.2  # not before the lag
 
             regions = {r["name"]: r for r in http.get("/_edge/regions").json()["regions"]}
@@ -82,10 +73,10 @@ def test_turso_model_over_http(built: dict[str, Path], tmp_path: Path) -> None:
             assert ap["partitioned"] and not ap["current"] and not status["replicas_agree"]
 
             assert http.post("/_edge/heal", json={}).status_code == 200
-            _wait_for(lambda: _count(http, "ap-south") == 2)
+            wait_for(lambda: _count(http, "ap-south") == 2)
             assert "error" not in _sql(http, "ap-south", [insert, ["ap-south", 4]])
             assert _count(http, "ap-south") == 3
-            _wait_for(lambda: http.get("/_edge/replication").json()["sql"][0]["replicas_agree"])
+            wait_for(lambda: http.get("/_edge/replication").json()["sql"][0]["replicas_agree"])
         assert "SQL primary: us-east" in up.output()
     finally:
         up.stop()

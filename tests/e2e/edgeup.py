@@ -49,6 +49,9 @@ class EdgeUp:
             str(state_dir),
             *extra,
         ]
+        if "--hrana-port" not in extra:
+            # Free ports, not the listen port + 1...: those may be taken.
+            args += ["--hrana-port", "0"]
         env = dict(os.environ, EDGE_LOG_LEVEL="info")
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(

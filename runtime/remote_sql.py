@@ -53,6 +53,7 @@ _CLIENT_CODES = frozenset(
     }
 )
 _SERVER_PREFIX = "SQLite error: "  # how sqld wraps SQLite's message
+DEFAULT_TIMEOUT = 10.0  # seconds a statement waits for the server before failing
 
 
 class RemoteUnavailable(SqlError):
@@ -69,9 +70,12 @@ def client_url(url: str) -> str:
 class RemoteDatabase:
     """One remote database: one libsql-client, shared by every connection to it."""
 
-    def __init__(self, url: str, token: str | None = None) -> None:
+    def __init__(
+        self, url: str, token: str | None = None, *, timeout: float = DEFAULT_TIMEOUT
+    ) -> None:
         self.url = url
         self.display_url = display_url(url)
+        self.timeout = timeout
         self._token = token or None
         self._lock = threading.Lock()
         self._client: ClientSync | None = None
@@ -121,15 +125,60 @@ class RemoteDatabase:
         with self._lock:
             if self._closed:
                 raise SqlError(f"database {self.display_url} is closed")
-            if self._client is None:
-                url, token = client_url(self.url), self._token
-                self._client = self.call(
-                    lambda: libsql_client.create_client_sync(url, auth_token=token)
-                )
-            return self._client
+            if self._client is not None:
+                return self._client
+        url, token = client_url(self.url), self._token
+        made = self.call(lambda: libsql_client.create_client_sync(url, auth_token=token))
+        with self._lock:
+            if self._client is None and not self._closed:
+                self._client, made = made, None
+            client = self._client
+        if made is not None:  # another thread made one first, or the database closed
+            made.close()
+        if client is None:
+            raise SqlError(f"database {self.display_url} is closed")
+        return client
 
     def call(self, action: Callable[[], T]) -> T:
-        """Run a client call; every failure becomes a SqlError that names no token."""
+        """Run a client call within the timeout; every failure becomes a SqlError.
+
+        The guest's CPU deadline does not run during a host call, so a server
+        that never answers would hold the worker for good. The call runs on a
+        thread of its own; past the timeout the client (whose single loop the
+        call still blocks) is dropped and the next statement makes a new one.
+        """
+        outcome: list[tuple[bool, object]] = []
+
+        def run() -> None:
+            try:
+                outcome.append((True, self._mapped(action)))
+            except BaseException as exc:  # re-raised on the caller's thread
+                outcome.append((False, exc))
+
+        worker = threading.Thread(target=run, name="edge-libsql-call", daemon=True)
+        worker.start()
+        worker.join(self.timeout)
+        if not outcome:
+            self._abandon_client()
+            raise RemoteUnavailable(
+                f"no answer from the libSQL database at {self.display_url} "
+                f"within {self.timeout:g}s",
+                "SQLITE_IOERR",
+            )
+        ok, value = outcome[0]
+        if not ok:
+            assert isinstance(value, BaseException)
+            raise value
+        return value  # type: ignore[return-value]
+
+    def _abandon_client(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            # Closing may wait on the stuck call too: not on this thread.
+            threading.Thread(target=client.close, name="edge-libsql-close", daemon=True).start()
+
+    def _mapped(self, action: Callable[[], T]) -> T:
         try:
             return action()
         except SqlError:

@@ -371,3 +371,19 @@ def test_host_sends_remote_labels_to_the_remote_database(db: RemoteDatabase) -> 
     conn.close()
     EdgeHost.connect_sql(host, "eu-west", "other")  # type: ignore[arg-type]
     assert calls == [("eu-west", "other")]
+
+
+def test_a_server_that_never_answers_times_out_and_the_next_call_tries_again() -> None:
+    # Accepts connections and never says a word: the WebSocket handshake hangs.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    port = silent.getsockname()[1]
+    db = RemoteDatabase(f"http://127.0.0.1:{port}", "tok", timeout=0.3)
+    try:
+        for _ in range(2):  # the stuck client is dropped; the next call makes a new one
+            with pytest.raises(RemoteUnavailable, match=r"no answer .* within 0.3s"):
+                db.execute("SELECT 1")
+    finally:
+        db.close()
+        silent.close()

@@ -128,7 +128,8 @@ class HranaService:
                 token=self._token,
                 max_body_bytes=self._max_body_bytes,
             )
-            config = hypercorn_config(f"fd://{sock.fileno()}")
+            # hypercorn takes the descriptor over and closes it when it stops.
+            config = hypercorn_config(f"fd://{sock.detach()}")
             servers.append(serve(app, config, shutdown_trigger=self._stop.wait))  # type: ignore[arg-type]
         self._started.set()
         await asyncio.gather(*servers)

@@ -94,12 +94,15 @@ class EdgeUp:
             time.sleep(0.05)
         raise AssertionError("processes of the killed edge up are still alive")
 
-    def stop(self) -> None:
+    def stop(self) -> int | None:
+        """SIGTERM, then SIGKILL for whatever is left; the exit status (None if killed)."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=20)
+        status = self.process.poll()
         self.kill()  # whatever is left of the group
+        return status
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")

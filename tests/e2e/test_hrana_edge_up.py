@@ -158,3 +158,12 @@ def test_a_configured_token_is_required(
         with libsql_client.create_client_sync(scheme_url, auth_token="s3cret-token") as good:
             assert good.execute("SELECT 41 + 1").rows[0][0] == 42
     assert "s3cret-token" not in up.output()
+
+
+def test_edge_up_with_databases_stops_cleanly(built: dict[str, Path], tmp_path: Path) -> None:
+    for workers in ("1", "2"):
+        up = EdgeUp(built["sqlprobe"], tmp_path / f"state-{workers}", "--workers", workers)
+        assert _count(_urls(up)["eu-west"]) == 0
+        assert up.stop() == 0
+        assert "Traceback" not in up.output(), up.output()
+        assert not (tmp_path / f"state-{workers}" / "endpoints.json").exists()

@@ -91,7 +91,8 @@ def serve(settings: Settings, *, replicate: bool = False) -> None:
     options = ServerOptions(settings.max_body_bytes, public_url(settings))
     app = create_app(host, wasm, control, options)
     try:
-        asyncio.run(serve_forever(app, f"fd://{sock.fileno()}"))
+        # hypercorn takes the descriptor over and closes it when it stops.
+        asyncio.run(serve_forever(app, f"fd://{sock.detach()}"))
     finally:
         if loop is not None:
             loop.stop()

@@ -15,7 +15,7 @@ import threading
 from dataclasses import dataclass
 from typing import Literal
 
-from .stores.readonly import first_keyword
+from framework.sql import statement_kind
 
 Verb = Literal["BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "ROLLBACK TO"]
 
@@ -70,6 +70,6 @@ _compiler = _Compiler()
 
 def control_statement(sql: str) -> Control | None:
     """The transaction statement `sql` is, or None for every other statement."""
-    if first_keyword(sql) not in _FIRST_WORDS:
+    if statement_kind(sql) not in _FIRST_WORDS:
         return None
     return _compiler.control(sql)

@@ -21,6 +21,8 @@ import logging
 from collections.abc import Callable, Mapping
 from types import TracebackType
 
+from framework.sql import statement_kind
+
 from .clock import Clock
 from .network import Network
 from .stores import (
@@ -32,7 +34,7 @@ from .stores import (
     SqlParams,
     StoreRegistry,
 )
-from .stores.readonly import WRITE_VERBS, first_keyword
+from .stores.readonly import WRITE_VERBS
 
 log = logging.getLogger("edge.sql")
 
@@ -134,11 +136,11 @@ class RoutedConnection:
         local = self._local
         if local is None:
             raise SqlError("connection is closed")
-        # A statement that starts like a write goes straight to the primary: on
-        # a replica that has not yet seen a table, `DROP TABLE IF EXISTS` would
-        # be a silent no-op and `INSERT` a "no such table". The authorizer
-        # catches the writes that start otherwise (`WITH ... INSERT`).
-        if self.in_transaction or (isinstance(sql, str) and first_keyword(sql) in WRITE_VERBS):
+        # A statement whose verb writes (WITH looked through) goes straight to
+        # the primary: on a replica that has not yet seen a table, `DROP TABLE
+        # IF EXISTS` would be a silent no-op and `INSERT` a "no such table". The
+        # authorizer catches any write the verb does not show.
+        if self.in_transaction or (isinstance(sql, str) and statement_kind(sql) in WRITE_VERBS):
             return self._on_primary(sql, params)
         try:
             return local.execute(sql, params)

@@ -35,8 +35,10 @@ import urllib.parse
 from ctypes import POINTER, byref, c_char_p, c_int, c_void_p
 from typing import Any
 
+from framework.sql import statement_kind
+
 from ..stores import SqlError
-from ..stores.readonly import ReadOnlyGuard, first_keyword
+from ..stores.readonly import ReadOnlyGuard
 from .errors import SQL_MANY_STATEMENTS, SQL_NO_STATEMENT, HranaError, args_error, from_sql_error
 from .sqltext import has_content, parameter_names, split_statements
 from .statements import Conn
@@ -162,7 +164,7 @@ class _Native:
         if self.isexplain is not None:
             is_explain = self.isexplain(stmt) != 0
         else:
-            is_explain = first_keyword(sql.lstrip("; \t\n\r\f")) == "EXPLAIN"
+            is_explain = statement_kind(sql) == "EXPLAIN"
         return {
             "params": params,
             "cols": cols,
@@ -212,7 +214,7 @@ def describe_with_sqlite3(path: str, sql: str) -> dict[str, Any]:
         raise _many_statements()
     piece = pieces[0]
     names = parameter_names(piece)
-    is_explain = first_keyword(piece) == "EXPLAIN"
+    is_explain = statement_kind(piece) == "EXPLAIN"
     target = f"file:{urllib.parse.quote(path)}?mode=ro" if path else ":memory:"
     db = sqlite3.connect(target, uri=True, isolation_level=None, check_same_thread=False)
     try:
@@ -255,7 +257,8 @@ class _WriteDetector:
 
 
 def _result_columns(db: sqlite3.Connection, piece: str, params: int) -> list[str]:
-    if first_keyword(piece) not in ("SELECT", "VALUES", "WITH"):
+    # WITH is looked through: WITH ... SELECT is a SELECT, WITH ... INSERT is not.
+    if statement_kind(piece) not in ("SELECT", "VALUES"):
         return []
     body = piece.rstrip()
     body = body[:-1] if body.endswith(";") else body

@@ -41,9 +41,9 @@ _REPORTING_PRAGMAS = {
     "table_xinfo",
 }
 
-# Keywords that start statements which write (or start a transaction). The router
-# sends these to the primary without trying the replica, whose schema may be
-# older than the primary's.
+# Verbs of statements that write (or start a transaction), as
+# `framework.sql.statement_kind` names them. The router sends these to the
+# primary without trying the replica, whose schema may be older.
 WRITE_VERBS = frozenset(
     [
         "ALTER",
@@ -133,22 +133,3 @@ _ACTION_NAMES = {
 def _describe(action: int, arg1: str | None) -> str:
     name = _ACTION_NAMES.get(action, f"action {action}")
     return f"{name} {arg1}" if arg1 else name
-
-
-def first_keyword(sql: str) -> str:
-    """The statement's first keyword in upper case, past comments and blanks."""
-    text = sql
-    while True:
-        text = text.lstrip()
-        if text.startswith("--"):
-            text = text.partition("\n")[2]
-        elif text.startswith("/*"):
-            text = text.partition("*/")[2]
-        else:
-            break
-    word = ""
-    for char in text:
-        if not (char.isalpha() or char == "_"):
-            break
-        word += char
-    return word.upper()

@@ -189,6 +189,12 @@ def test_schema_changes_do_not_depend_on_the_replica_having_the_table(cluster: C
     assert cluster.run("us-east", "SELECT name FROM sqlite_master WHERE name = 'fresh'") == []
 
 
+def test_a_with_clause_write_to_a_table_the_replica_has_not_seen(cluster: Cluster) -> None:
+    cluster.run("us-east", "CREATE TABLE fresh (x)")
+    cluster.run("eu-west", "WITH v(x) AS (VALUES (1)) INSERT INTO fresh SELECT x FROM v")
+    assert cluster.run("us-east", "SELECT x FROM fresh") == [(1,)]
+
+
 def test_a_cut_off_region_reads_but_its_writes_time_out(cluster: Cluster) -> None:
     cluster.run("us-east", "INSERT INTO t (v) VALUES ('old')")
     cluster.replicator.catch_up()

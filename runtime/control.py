@@ -18,6 +18,15 @@ from pathlib import Path
 from .network import Network
 
 
+def write_json(path: Path, data: object) -> None:
+    """Replace `path` with `data` as JSON at once: readers see the old file or the new."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".json")
+    with os.fdopen(fd, "w") as out:
+        json.dump(data, out, indent=2)
+    os.replace(tmp, path)
+
+
 class ControlFile:
     def __init__(self, state_dir: Path) -> None:
         self.path = state_dir / "network.json"
@@ -36,10 +45,7 @@ class ControlFile:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _write(self, network: Network) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".network-", suffix=".json")
-        with os.fdopen(fd, "w") as out:
-            json.dump(network.to_dict(), out, indent=2)
-        os.replace(tmp, self.path)
+        write_json(self.path, network.to_dict())
 
     def initialise(self, network: Network, *, keep_faults: bool = True) -> Network:
         """Write the settings `edge up` starts with; partitions of a previous run are kept."""

@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
-import os
 import socket
-import tempfile
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,7 +22,7 @@ from pathlib import Path
 from hypercorn.asyncio import serve
 
 from .clock import RealClock
-from .control import ControlFile, endpoints_path
+from .control import ControlFile, endpoints_path, write_json
 from .errors import EdgeError
 from .hrana import create_hrana_app
 from .server import bound_socket, hypercorn_config
@@ -108,12 +105,7 @@ class HranaService:
         listing: dict[str, dict[str, str]] = {}
         for e in self.endpoints:
             listing.setdefault(e.region, {})[e.database] = e.url
-        path = endpoints_path(self._state_dir)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".endpoints-", suffix=".json")
-        with os.fdopen(fd, "w") as out:
-            json.dump(listing, out, indent=2)
-        os.replace(tmp, path)
+        write_json(endpoints_path(self._state_dir), listing)
 
     def _run(self) -> None:
         asyncio.run(self._serve())

@@ -88,6 +88,7 @@ def admin_routes(
     async def regions(request: Request) -> Response:
         network = control.load()
         urls = read_endpoints(control.path.parent)
+        labels = host.sql_labels()
         listing = [
             {
                 "name": name,
@@ -96,14 +97,14 @@ def admin_routes(
                 "default": name == host.default_region,
                 "partitioned": network.partitioned(name),
                 # As DESIGN.md has it: label -> this region's Hrana URL.
-                "databases": {label: urls.get(name, {}).get(label) for label in host.sql_labels()},
+                "databases": {label: urls.get(name, {}).get(label) for label in labels},
                 "sql": {
                     label: {
                         "role": "primary" if name == host.primary_region else "replica",
                         "primary": host.primary_region,
                         "reaches_primary": network.is_up(name, host.primary_region),
                     }
-                    for label in host.sql_labels()
+                    for label in labels
                 },
             }
             for name in host.regions

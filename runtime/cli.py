@@ -128,12 +128,6 @@ def _cmd_up(args: argparse.Namespace) -> int:
         runtime_config_file=args.runtime_config_file,
     )
     setup_logging(settings.log_level)
-    if settings.runtime_config_file is not None:
-        from .runtime_config import load_runtime_config
-
-        # Checked here so that a bad file is one clear error, not failing workers.
-        for line in load_runtime_config(settings.runtime_config_file).summary():
-            console.print(line, highlight=False, markup=False)
     return run_up(settings, build=not args.no_build)
 
 

@@ -101,6 +101,8 @@ def _spawn(index: int, settings: Settings) -> WorkerProcess:
 
 
 def run_up(settings: Settings, *, build: bool = True) -> int:
+    # Checked first, so that a bad file is one clear error, not failing workers.
+    remote = remote_labels(settings)
     manifest = prepare(settings, build=build)
     host, _, port = settings.listen.rpartition(":")
     try:
@@ -116,7 +118,6 @@ def run_up(settings: Settings, *, build: bool = True) -> int:
             seed=settings.seed,
         )
     )
-    remote = remote_labels(settings)
     hrana = start_hrana(settings, manifest, control, remote)
     banner(manifest, settings, hrana, remote)
     try:
@@ -137,10 +138,13 @@ def run_up(settings: Settings, *, build: bool = True) -> int:
 
 
 def remote_labels(settings: Settings) -> list[str]:
-    """SQL databases that the runtime config puts on a libSQL server."""
+    """SQL databases that the runtime config puts on a libSQL server (printed as read)."""
     if settings.runtime_config_file is None:
         return []
-    return sorted(load_runtime_config(settings.runtime_config_file).libsql)
+    config = load_runtime_config(settings.runtime_config_file)
+    for line in config.summary():
+        console.print(line, highlight=False, markup=False)
+    return sorted(config.libsql)
 
 
 def start_hrana(

@@ -116,6 +116,7 @@ def test_a_second_edge_up_uses_the_first_as_its_remote_database(
     )
     launched.append(second)
     assert "not-needed" not in second.output()  # the token is never printed
+    assert f"SQL database 'default' -> {primary_url} (libSQL, all regions)" in second.output()
     with httpx.Client(base_url=second.url, timeout=10) as http:
         assert "error" not in _probe(http, "eu-west", SCHEMA)
         insert = ["INSERT INTO log (region, n) VALUES (?, ?)", ["second", 7]]

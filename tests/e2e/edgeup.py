@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -121,3 +122,17 @@ def wait_for(
             return time.monotonic() - started
         time.sleep(poll)
     raise AssertionError(f"not within {timeout} s: {what}")
+
+
+def sql_probe(
+    http: httpx.Client, region: str, *statements: Any, mode: str = "each"
+) -> dict[str, Any]:
+    """POST statements to the sqlprobe app (tests/apps/sqlprobe) in `region`; its JSON answer."""
+    response = http.post(
+        "/sql",
+        json={"statements": list(statements), "mode": mode},
+        headers={"x-edge-region": region},
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["x-edge-region"] == region
+    return dict(response.json())

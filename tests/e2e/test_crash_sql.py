@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from .edgeup import EdgeUp, wait_for
+from .edgeup import EdgeUp, sql_probe, wait_for
 from .test_crash import REGIONS, _start
 from .test_regions_sql import SCHEMA
 
@@ -22,14 +21,8 @@ pytestmark = pytest.mark.e2e
 INSERT = "INSERT INTO log (region, n) VALUES (?, ?)"
 
 
-def _post(http: httpx.Client, region: str, body: dict[str, Any]) -> dict[str, Any]:
-    resp = http.post("/sql", json=body, headers={"x-edge-region": region})
-    assert resp.status_code == 200, resp.text
-    return dict(resp.json())
-
-
 def _numbers(http: httpx.Client, region: str) -> list[int]:
-    result = _post(http, region, {"statements": ["SELECT n FROM log ORDER BY n"]})
+    result = sql_probe(http, region, "SELECT n FROM log ORDER BY n")
     return [] if "error" in result else [row[0] for row in result["results"][0]["rows"]]
 
 
@@ -39,7 +32,7 @@ def test_kill_during_sql_writes_loses_no_acknowledged_batch(
     state = tmp_path / "state"
     first = _start(launched, built["sqlprobe"], state, lag="2s")
     with httpx.Client(base_url=first.url, timeout=10) as http:
-        assert "error" not in _post(http, "us-east", {"statements": [SCHEMA]})
+        assert "error" not in sql_probe(http, "us-east", SCHEMA)
     acked: list[int] = []
     stop = threading.Event()
 
@@ -49,12 +42,9 @@ def test_kill_during_sql_writes_loses_no_acknowledged_batch(
             i = 1
             while not stop.is_set():
                 region = REGIONS[i % 3]
-                body = {
-                    "statements": [[INSERT, [region, i]], [INSERT, [region, -i]]],
-                    "mode": "batch",
-                }
+                batch = [[INSERT, [region, i]], [INSERT, [region, -i]]]
                 try:
-                    result = _post(http, region, body)
+                    result = sql_probe(http, region, *batch, mode="batch")
                 except httpx.HTTPError:
                     return  # the server is gone
                 if "error" not in result:

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import httpx
 import libsql_client
 import pytest
 
-from .edgeup import EdgeUp, wait_for
+from .edgeup import EdgeUp, sql_probe, wait_for
 from .test_regions_sql import SCHEMA
 
 pytestmark = pytest.mark.e2e
@@ -30,14 +29,6 @@ def _count(url: str) -> int:
         except libsql_client.LibsqlError as exc:
             assert "no such table" in str(exc)
             return 0
-
-
-def _probe(http: httpx.Client, region: str, *statements: Any) -> dict[str, Any]:
-    resp = http.post(
-        "/sql", json={"statements": list(statements)}, headers={"x-edge-region": region}
-    )
-    assert resp.status_code == 200, resp.text
-    return dict(resp.json())
 
 
 def test_libsql_client_against_the_regions_of_edge_up(
@@ -76,9 +67,9 @@ def test_libsql_client_against_the_regions_of_edge_up(
 
     # Handlers and Hrana clients share the same databases.
     with httpx.Client(base_url=up.url, timeout=10) as http:
-        seen = _probe(http, "ap-south", "SELECT region, n FROM log")
+        seen = sql_probe(http, "ap-south", "SELECT region, n FROM log")
         assert seen["results"][0]["rows"] == [["eu-west", 2**63 - 1]]
-        assert "error" not in _probe(
+        assert "error" not in sql_probe(
             http, "us-east", ["INSERT INTO log (region, n) VALUES (?, ?)", ["handler", 2]]
         )
     assert _count(urls["us-east"]) == 2
@@ -118,13 +109,13 @@ def test_a_second_edge_up_uses_the_first_as_its_remote_database(
     assert "not-needed" not in second.output()  # the token is never printed
     assert f"SQL database 'default' -> {primary_url} (libSQL, all regions)" in second.output()
     with httpx.Client(base_url=second.url, timeout=10) as http:
-        assert "error" not in _probe(http, "eu-west", SCHEMA)
+        assert "error" not in sql_probe(http, "eu-west", SCHEMA)
         insert = ["INSERT INTO log (region, n) VALUES (?, ?)", ["second", 7]]
-        assert "error" not in _probe(http, "ap-south", insert)
-        rows = _probe(http, "us-east", "SELECT region, n FROM log")["results"][0]["rows"]
+        assert "error" not in sql_probe(http, "ap-south", insert)
+        rows = sql_probe(http, "us-east", "SELECT region, n FROM log")["results"][0]["rows"]
         assert rows == [["second", 7]]
         # The remote database's own errors come back to the handler as they are.
-        failed = _probe(http, "us-east", "SELEKT 1")
+        failed = sql_probe(http, "us-east", "SELEKT 1")
         assert "syntax error" in failed["error"]
     # The rows live in the first edge up's primary, not in the second's state.
     assert _count(primary_url) == 1

@@ -18,6 +18,8 @@ from hypothesis import strategies as st
 
 from runtime.testing import Emulator
 
+from .fault_steps import Advance, Fault, Heal, Partition, advances, apply_fault, partitions
+
 pytestmark = pytest.mark.e2e
 
 REGIONS = ["us-east", "eu-west", "ap-south"]
@@ -31,37 +33,22 @@ class Write:
     value: bytes | None  # None: a delete
 
 
-@dataclass(frozen=True)
-class Advance:
-    ms: int
-
-
-@dataclass(frozen=True)
-class Partition:
-    region: str
-    other: str | None
-
-
-@dataclass(frozen=True)
-class Heal:
-    pass
-
-
-Step = Write | Advance | Partition | Heal
+Step = Write | Fault
 
 regions = st.sampled_from(REGIONS)
 keys = st.sampled_from(KEYS)
 writes = st.builds(Write, regions, keys, st.binary(min_size=0, max_size=8))
 deletes = st.builds(Write, regions, keys, st.none())
-advances = st.builds(Advance, st.integers(min_value=0, max_value=3000))
-partitions = st.one_of(
-    st.builds(Partition, regions, st.none()),
-    st.tuples(regions, regions)
-    .filter(lambda pair: pair[0] != pair[1])
-    .map(lambda pair: Partition(pair[0], pair[1])),
-)
 steps = st.lists(
-    st.one_of(writes, writes, deletes, advances, advances, partitions, st.just(Heal())),
+    st.one_of(
+        writes,
+        writes,
+        deletes,
+        advances(3000),
+        advances(3000),
+        partitions(REGIONS),
+        st.just(Heal()),
+    ),
     min_size=1,
     max_size=30,
 )
@@ -103,12 +90,8 @@ def _run(manifest: Path, history: list[Step], seed: int) -> None:
                     assert entry is not None and entry.origin == region
                     assert entry.value == value and entry.tombstone == (value is None)
                     acked.append(Acked(key, value, entry.hlc, entry.origin))
-                case Advance(ms):
-                    edge.advance(ms / 1000)
-                case Partition(region, other):
-                    edge.partition(region, other)
-                case Heal():
-                    edge.heal()
+                case Advance() | Partition() | Heal():
+                    apply_fault(edge, step)
 
         edge.heal()
         edge.settle()

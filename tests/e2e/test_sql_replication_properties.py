@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from runtime.testing import Emulator
 
+from .fault_steps import Advance, Fault, Heal, Partition, advances, apply_fault, partitions
 from .test_regions_sql import REGIONS, SCHEMA, insert, rows, sql
 
 pytestmark = pytest.mark.e2e
@@ -35,23 +36,7 @@ class Read:
     region: str
 
 
-@dataclass(frozen=True)
-class Advance:
-    ms: int
-
-
-@dataclass(frozen=True)
-class Partition:
-    region: str
-    other: str | None
-
-
-@dataclass(frozen=True)
-class Heal:
-    pass
-
-
-Step = Write | Read | Advance | Partition | Heal
+Step = Write | Read | Fault
 
 regions = st.sampled_from(REGIONS)
 steps = st.lists(
@@ -59,10 +44,10 @@ steps = st.lists(
         st.builds(Write, regions),
         st.builds(Read, regions),
         st.builds(Read, regions),
-        st.builds(Advance, st.integers(min_value=0, max_value=2500)),
-        st.builds(Partition, regions, st.none() | regions),
+        advances(2500),
+        partitions(REGIONS),
         st.just(Heal()),
-    ).filter(lambda s: not (isinstance(s, Partition) and s.region == s.other)),
+    ),
     min_size=1,
     max_size=30,
 )
@@ -111,12 +96,8 @@ def _run(manifest: Path, history: list[Step], primary: str, seed: int) -> None:
                     assert len(got) >= seen[region], "read went back in time"
                     assert len(got) >= own[region], "lost its own write"
                     seen[region] = len(got)
-                case Advance(ms):
-                    edge.advance(ms / 1000)
-                case Partition(region, other):
-                    edge.partition(region, other)
-                case Heal():
-                    edge.heal()
+                case Advance() | Partition() | Heal():
+                    apply_fault(edge, step)
 
         edge.heal()
         edge.settle()

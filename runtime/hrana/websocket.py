@@ -12,6 +12,11 @@ asks: a frame that is not JSON (1007), a binary frame (1003), an unknown
 message type or a request before `hello` (1002), a message over the size
 limit (1009), a failed `hello` (after `hello_error`, 1008). When the
 connection ends, every stream on it is closed and open transactions roll back.
+
+After a `hello_error` the server waits a moment (ignoring what arrives) for
+the client to hang up before it closes: clients pipeline requests after
+`hello`, and a socket torn down under their writer would show the user a
+connection reset instead of the authentication error.
 """
 
 from __future__ import annotations
@@ -51,6 +56,8 @@ MAX_STREAMS = 128  # per connection
 MAX_CURSORS = 128
 MAX_IN_FLIGHT = 128  # unanswered requests before the reader stops reading
 MAX_FETCH = 1024  # cursor entries per fetch_cursor response
+POLICY_VIOLATION = 1008  # the close code after a failed hello
+HELLO_ERROR_GRACE = 1.0  # seconds the client gets to leave after hello_error
 
 # A parsed request: called when its task starts, it gives the response (or raises).
 Job = Callable[[], Awaitable[Any]]
@@ -63,7 +70,7 @@ def websocket_routes(server: HranaServer) -> list[WebSocketRoute]:
         try:
             database = server.pick(websocket)
         except HranaError:
-            await websocket.close(code=1008)  # before accept: the handshake gets a 403
+            await websocket.close(code=POLICY_VIOLATION)  # before accept: the handshake gets a 403
             return
         if offered and chosen is None:
             await websocket.close(code=1002)  # only hrana3-protobuf or unknown protocols
@@ -110,6 +117,8 @@ class Connection:
                 if problem is not None:
                     code, reason = problem
                     log.info("closing a Hrana WebSocket (%d): %s", code, reason)
+                    if code == POLICY_VIOLATION and await self._client_hangs_up():
+                        return
                     await self._close(code, reason)
                     return
         except WebSocketDisconnect:
@@ -145,6 +154,18 @@ class Connection:
         self._spawn(request_id, self._request(msg.get("request")))
         return None
 
+    async def _client_hangs_up(self) -> bool:
+        """Let the client read `hello_error` and leave first; True if it did."""
+        try:
+            async with asyncio.timeout(HELLO_ERROR_GRACE):
+                while (await self.websocket.receive())["type"] != "websocket.disconnect":
+                    pass
+        except TimeoutError:
+            return False
+        except WebSocketDisconnect:
+            pass
+        return True
+
     async def _hello(self, msg: dict[str, Any]) -> tuple[int, str] | None:
         if self.hello and self.version < 2:
             return 1002, "hello may be sent only once in hrana1"
@@ -154,7 +175,7 @@ class Connection:
             return None
         error = {"message": "authentication failed: missing or wrong token", "code": UNAUTHORIZED}
         await self._send({"type": "hello_error", "error": error})
-        return 1008, "authentication failed"
+        return POLICY_VIOLATION, "authentication failed"
 
     def _request(self, raw: object) -> Job:
         """Parse now, in message order; the job runs later, in the request's task."""

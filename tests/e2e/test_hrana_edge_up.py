@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import aiohttp
 import httpx
 import libsql_client
 import pytest
@@ -143,10 +142,10 @@ def test_a_configured_token_is_required(
         for token in (None, "wrong"):
             with (
                 libsql_client.create_client_sync(scheme_url, auth_token=token) as refused,
-                # A refused WebSocket hello may also surface as the closed socket.
-                pytest.raises((libsql_client.LibsqlError, aiohttp.ClientError)),
+                pytest.raises(libsql_client.LibsqlError) as failed,
             ):
                 refused.execute("SELECT 1")
+            assert failed.value.code == "UNAUTHORIZED"
         with libsql_client.create_client_sync(scheme_url, auth_token="s3cret-token") as good:
             assert good.execute("SELECT 41 + 1").rows[0][0] == 42
     assert "s3cret-token" not in up.output()

@@ -86,7 +86,7 @@ class Violation:
 
     check: str
     message: str
-    ops: tuple[Op, ...] = ()
+    ops: tuple[Any, ...] = ()  # the Ops (or runtime.sql_history.SqlOps) involved
 
     def __str__(self) -> str:
         return f"{self.check}: {self.message}"
@@ -298,14 +298,10 @@ def convergence(history: History, replicas: Mapping[str, Mapping[str, KVStore]])
                 Violation("convergence", f"store {label!r} was written but has no replicas")
             )
             continue
-        by_digest: dict[str, list[str]] = {}
-        for region, store in stores.items():
-            by_digest.setdefault(store.digest(), []).append(region)
-        if len(by_digest) > 1:
-            groups = "; ".join(
-                f"{', '.join(sorted(regions))} -> {digest[:12]}"
-                for digest, regions in sorted(by_digest.items(), key=lambda kv: sorted(kv[1]))
-            )
+        groups = differing(
+            {region: store.digest() for region, store in stores.items()}, lambda d: d[:12]
+        )
+        if groups is not None:
             violations.append(
                 Violation("convergence", f"store {label!r}: replicas differ ({groups})")
             )
@@ -330,19 +326,32 @@ def convergence(history: History, replicas: Mapping[str, Mapping[str, KVStore]])
     return violations
 
 
+def differing(digests: Mapping[str, str], name: Callable[[str], str]) -> str | None:
+    """None if every region's digest is the same, else the regions grouped by what they hold."""
+    by_digest: dict[str, list[str]] = {}
+    for region, digest in digests.items():
+        by_digest.setdefault(digest, []).append(region)
+    if len(by_digest) < 2:
+        return None
+    return "; ".join(
+        f"{', '.join(sorted(regions))} -> {name(digest)}"
+        for digest, regions in sorted(by_digest.items(), key=lambda kv: sorted(kv[1]))
+    )
+
+
 def assert_read_your_writes(history: History) -> None:
-    _raise("read-your-writes", read_your_writes(history))
+    raise_violations("read-your-writes", read_your_writes(history))
 
 
 def assert_monotonic_reads(history: History) -> None:
-    _raise("monotonic reads", monotonic_reads(history))
+    raise_violations("monotonic reads", monotonic_reads(history))
 
 
 def assert_convergence(history: History, replicas: Mapping[str, Mapping[str, KVStore]]) -> None:
-    _raise("convergence", convergence(history, replicas))
+    raise_violations("convergence", convergence(history, replicas))
 
 
-def _raise(what: str, violations: list[Violation]) -> None:
+def raise_violations(what: str, violations: list[Violation]) -> None:
     if not violations:
         return
     shown = violations[:20]

@@ -33,13 +33,15 @@ from .stores import KVStore, ReplicaSync, SqlConnection, StateLayout, StoreRegis
 from .variables import VariableResolver
 
 if TYPE_CHECKING:  # libsql-client (and aiohttp) load only when a runtime config needs them
-    from .remote_sql import RemoteDatabase, RemoteSqlConnection
+    from .remote_sql import RemoteDatabase
 
 log = logging.getLogger("edge.host")
 
 # (region, label, store) -> what the guest's key-value calls go to (the emulator
 # wraps stores to record their history).
 KVWrapper = Callable[[str, str, KVStore], object]
+# (region, label, connection) -> what the guest's SQL calls go to (likewise).
+SqlWrapper = Callable[[str, str, SqlConnection | RoutedConnection], object]
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,7 @@ class EdgeHost:
         env: Mapping[str, str] | None = None,
         clock: Clock | None = None,
         kv_wrapper: KVWrapper | None = None,
+        sql_wrapper: SqlWrapper | None = None,
         primary_region: str | None = None,
         network: Callable[[], Network] | None = None,
         sql_write_timeout: float = DEFAULT_WRITE_TIMEOUT,
@@ -124,6 +127,7 @@ class EdgeHost:
         self.manifest = manifest
         self.clock: Clock = clock or RealClock()
         self.kv_wrapper = kv_wrapper
+        self.sql_wrapper = sql_wrapper
         # Labels on a remote libSQL server (runtime config): outside every region.
         # The host closes them.
         self.remote_sql = dict(remote_sql or {})
@@ -171,11 +175,13 @@ class EdgeHost:
         """Every emulated SQL database some component of the app may open."""
         return app_labels(self.manifest, self.remote_sql)[1]
 
-    def connect_sql(
-        self, region: str, label: str
-    ) -> SqlConnection | RoutedConnection | RemoteSqlConnection:
+    def connect_sql(self, region: str, label: str) -> object:
+        """The connection a guest's `open` gets: remote, or in the region (maybe wrapped)."""
         remote = self.remote_sql.get(label)
-        return remote.connect() if remote is not None else self.sql.connect(region, label)
+        if remote is not None:
+            return remote.connect()
+        conn = self.sql.connect(region, label)
+        return conn if self.sql_wrapper is None else self.sql_wrapper(region, label, conn)
 
     def spec(self, component_id: str) -> ComponentSpec:
         return self.manifest.components[component_id]

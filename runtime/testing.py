@@ -40,8 +40,16 @@ from .host import EdgeHost, HostLimits
 from .manifest import load
 from .network import DEFAULT_JITTER, Network
 from .replication import KVReplicator, Replication
+from .sql_history import (
+    RecordingSql,
+    SqlHistory,
+    assert_sql_convergence,
+    assert_sql_monotonic_reads,
+    assert_sql_read_your_writes,
+)
 from .sql_replication import SqlReplicator
-from .stores import KVStore, SqlDatabase
+from .sql_routing import RoutedConnection
+from .stores import KVStore, SqlConnection, SqlDatabase
 
 DEFAULT_REGIONS = ["us-east", "eu-west", "ap-south"]
 
@@ -145,8 +153,10 @@ class Emulator:
         self._tmp = None if state_dir is not None else tempfile.TemporaryDirectory(prefix="edge-")
         self.state_dir = Path(state_dir) if state_dir is not None else Path(self._tmp.name)  # type: ignore[union-attr]
         self.regions = list(regions or DEFAULT_REGIONS)
-        # Every key-value op a guest makes, per region (see runtime.history).
+        # Every key-value op and SQL statement a guest makes, per region (see
+        # runtime.history and runtime.sql_history).
         self._history = History() if record_history else None
+        self._sql_history = SqlHistory() if record_history else None
         self.network = Network(
             self.regions,
             lag=parse_duration(replication_lag),
@@ -166,6 +176,7 @@ class Emulator:
             env=env,
             clock=self.clock,
             kv_wrapper=self._record_kv if record_history else None,
+            sql_wrapper=self._record_sql if record_history else None,
             primary_region=primary_region,
             network=lambda: self.network,
             sql_write_timeout=parse_duration(sql_write_timeout),
@@ -229,6 +240,27 @@ class Emulator:
     def _record_kv(self, region: str, label: str, store: KVStore) -> RecordingKV:
         return RecordingKV(store, self.history, label=label, clock=self.clock.now, region=region)
 
+    @property
+    def sql_history(self) -> SqlHistory:
+        """The SQL statements the guests ran, in order, with the states they saw."""
+        if self._sql_history is None:
+            raise RuntimeError("history recording is off: use Emulator(record_history=True)")
+        return self._sql_history
+
+    def _record_sql(
+        self, region: str, label: str, conn: SqlConnection | RoutedConnection
+    ) -> RecordingSql:
+        copies = self.sql_replicas(label)
+        return RecordingSql(
+            conn,
+            self.sql_history,
+            region=region,
+            label=label,
+            local=copies[region],
+            primary=copies[self.primary_region],
+            clock=self.clock.now,
+        )
+
     def kv_replicas(self) -> dict[str, dict[str, KVStore]]:
         """label -> region -> that region's replica of the key-value store."""
         labels = sorted(set(self.replicator.kv.labels) | {op.label for op in self.history.ops()})
@@ -245,22 +277,34 @@ class Emulator:
         }
 
     def check_read_your_writes(self) -> None:
-        """AssertionError unless every region read its own writes (or later winners)."""
+        """AssertionError unless every region read its own writes (or later winners).
+
+        Key-value reads by key; SQL by database state (runtime.sql_history).
+        """
         assert_read_your_writes(self.history)
+        assert_sql_read_your_writes(self.sql_history)
 
     def check_monotonic_reads(self) -> None:
-        """AssertionError if a region's reads of a key ever went back to an older write."""
+        """AssertionError if a region's reads ever went back to older data.
+
+        For SQL, also if a region saw a state its primary never had.
+        """
         assert_monotonic_reads(self.history)
+        assert_sql_monotonic_reads(self.sql_history)
 
     def check_convergence(self, settle: bool = True) -> None:
-        """AssertionError unless all replicas agree on the LWW winner of every recorded write.
+        """AssertionError unless all replicas agree on every recorded write.
 
-        Settles replication first (which raises while a partition holds changes back)
-        unless `settle` is False.
+        Key-value replicas must hold the LWW winner of each key's writes; SQL
+        copies must equal the primary's last recorded state. Settles replication
+        first (which raises while a partition holds changes back) unless
+        `settle` is False.
         """
         if settle:
             self.settle()
         assert_convergence(self.history, self.kv_replicas())
+        labels = sorted({op.label for op in self.sql_history.ops()})
+        assert_sql_convergence(self.sql_history, {lb: self.sql_replicas(lb) for lb in labels})
 
     # --- faults -----------------------------------------------------------------------
 

@@ -109,6 +109,10 @@ def _run(manifest: Path, history: list[Step], primary: str, seed: int) -> None:
         assert not set(failed) & {n for _, n in acked}
         assert edge.replicas_agree("default")
         assert edge.replicator.pending() == 0
+        # The recorded history says the same, by database state rather than rows.
+        edge.check_read_your_writes()
+        edge.check_monotonic_reads()
+        edge.check_convergence(settle=False)
 
 
 @settings(

@@ -365,7 +365,7 @@ class TestDatabase:
 def test_host_sends_remote_labels_to_the_remote_database(db: RemoteDatabase) -> None:
     calls: list[tuple[str, str]] = []
     router = SimpleNamespace(connect=lambda region, label: calls.append((region, label)))
-    host = SimpleNamespace(remote_sql={"default": db}, sql=router)
+    host = SimpleNamespace(remote_sql={"default": db}, sql=router, sql_wrapper=None)
     conn = EdgeHost.connect_sql(host, "eu-west", "default")  # type: ignore[arg-type]
     assert isinstance(conn, RemoteSqlConnection)
     conn.close()

@@ -461,7 +461,7 @@ def test_a_waiting_statement_does_not_block_the_server(http: httpx.Client, db: S
     started = time.monotonic()
     assert http.get("/health").status_code == 200
     assert rows(Pipeline(http).execute("SELECT count(*) FROM t")) == [[0]]  # reads go on
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 3.0  # not behind the waiter (5 s busy timeout)
     holder.execute("COMMIT")
     thread.join(10)
     assert waiter_done.is_set()

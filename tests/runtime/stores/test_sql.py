@@ -297,7 +297,7 @@ def test_close_inside_a_transaction_applies_nothing(db: SqlDatabase) -> None:
     # And the write lock is gone: another writer proceeds at once.
     start = time.monotonic()
     db.execute("INSERT INTO t VALUES (2)")
-    assert time.monotonic() - start < 1.0
+    assert time.monotonic() - start < 3.0  # well under the 5 s busy timeout
     assert count(db, "t") == 1
 
 

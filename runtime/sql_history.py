@@ -87,6 +87,8 @@ class SqlHistory:
     def __init__(self) -> None:
         self._ops: list[SqlOp] = []
         self._states: dict[str, list[str]] = {}  # label -> digests, oldest first
+        self._numbers: dict[str, dict[str, list[int]]] = {}  # label -> digest -> its numbers
+        self._newest: dict[tuple[str, str], int] = {}  # (region, label) -> newest state seen
         self._lock = threading.Lock()
 
     def observe(self, label: str, digest: str) -> int:
@@ -94,13 +96,14 @@ class SqlHistory:
         with self._lock:
             states = self._states.setdefault(label, [])
             if not states or states[-1] != digest:
+                self._numbers.setdefault(label, {}).setdefault(digest, []).append(len(states))
                 states.append(digest)
             return len(states) - 1
 
     def resolve(self, label: str, digest: str, floor: int) -> int | None:
         """The number of a state by digest: the first at or after `floor`, else the latest."""
         with self._lock:
-            numbers = [n for n, d in enumerate(self._states.get(label, ())) if d == digest]
+            numbers = list(self._numbers.get(label, {}).get(digest, ()))
         if not numbers:
             return None
         return next((n for n in numbers if n >= floor), numbers[-1])
@@ -113,6 +116,9 @@ class SqlHistory:
         with self._lock:
             stored = dataclasses.replace(op, index=len(self._ops))
             self._ops.append(stored)
+            if op.state is not None:
+                slot = (op.region, op.label)
+                self._newest[slot] = max(op.state, self._newest.get(slot, -1))
         return stored
 
     def ops(self, region: str | None = None, *, label: str | None = None) -> list[SqlOp]:
@@ -126,13 +132,15 @@ class SqlHistory:
 
     def last_state(self, region: str, label: str) -> int:
         """The newest state `region` has seen of `label` (-1: none yet)."""
-        seen = [op.state for op in self.ops(region, label=label) if op.state is not None]
-        return max(seen, default=-1)
+        with self._lock:
+            return self._newest.get((region, label), -1)
 
     def clear(self) -> None:
         with self._lock:
             self._ops.clear()
             self._states.clear()
+            self._numbers.clear()
+            self._newest.clear()
 
     def __len__(self) -> int:
         with self._lock:

@@ -20,7 +20,6 @@ import math
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import TypeVar
 
 import libsql_client
@@ -31,6 +30,7 @@ from framework.sql import INSERT_KINDS, WRITE_KINDS, statement_kind
 from .runtime_config import display_url, load_runtime_config
 from .sql_control import Control, control_statement
 from .stores import QueryResult, SqlError, SqlParams, SqlValue
+from .stores.closeable import Closeable
 from .stores.sql import _param
 
 log = logging.getLogger("edge.sql.remote")
@@ -67,7 +67,7 @@ def client_url(url: str) -> str:
     return f"{mapped}:{rest}" if sep and mapped else url
 
 
-class RemoteDatabase:
+class RemoteDatabase(Closeable):
     """One remote database: one libsql-client, shared by every connection to it."""
 
     def __init__(
@@ -83,17 +83,6 @@ class RemoteDatabase:
 
     def __repr__(self) -> str:
         return f"RemoteDatabase({self.display_url!r})"
-
-    def __enter__(self) -> RemoteDatabase:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @property
     def closed(self) -> bool:
@@ -208,7 +197,7 @@ def open_remote_databases(config_file: Path | None) -> dict[str, RemoteDatabase]
     return {label: RemoteDatabase(db.url, db.token) for label, db in config.libsql.items()}
 
 
-class RemoteSqlConnection:
+class RemoteSqlConnection(Closeable):
     """A guest's connection to a remote database; the interface of stores.SqlConnection."""
 
     def __init__(self, db: RemoteDatabase) -> None:
@@ -219,17 +208,6 @@ class RemoteSqlConnection:
         self._began_with_savepoint = False
         self._changes = 0
         self._last_insert_rowid = 0
-
-    def __enter__(self) -> RemoteSqlConnection:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @property
     def closed(self) -> bool:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from types import TracebackType
 
 from framework.sql import statement_kind
 
@@ -34,6 +33,7 @@ from .stores import (
     SqlParams,
     StoreRegistry,
 )
+from .stores.closeable import Closeable
 from .stores.readonly import WRITE_VERBS
 
 log = logging.getLogger("edge.sql")
@@ -99,7 +99,7 @@ class SqlRouter:
             log.exception("could not sync %s's replica of %r after a write", region, label)
 
 
-class RoutedConnection:
+class RoutedConnection(Closeable):
     """A guest's connection in a region that is not the primary's."""
 
     def __init__(self, router: SqlRouter, region: str, label: str) -> None:
@@ -112,17 +112,6 @@ class RoutedConnection:
         self._primary: SqlConnection | None = None
         self._changes = 0
         self._last_insert_rowid = 0
-
-    def __enter__(self) -> RoutedConnection:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @property
     def closed(self) -> bool:

@@ -18,11 +18,11 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Protocol
 
 from ._sqlite import DEFAULT_BUSY_TIMEOUT, open_connection
 from .changes import HLC_MAX, Change, digest_entries, pack_hlc, wins
+from .closeable import Closeable
 from .limits import MAX_KEY_BYTES, MAX_VALUE_BYTES
 
 # Version 2 added the outbox and the peers' acknowledgements.
@@ -117,7 +117,7 @@ class KVStats:
         return self.key_bytes + self.value_bytes
 
 
-class KVStore:
+class KVStore(Closeable):
     """get/set/delete/exists/keys over one SQLite file, safe to share between threads.
 
     Several processes may open the same file; writes take SQLite's write lock
@@ -159,17 +159,6 @@ class KVStore:
 
     def __repr__(self) -> str:
         return f"KVStore({str(self.path)!r}, region={self.region!r})"
-
-    def __enter__(self) -> KVStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @property
     def closed(self) -> bool:

@@ -14,10 +14,10 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import cast
 
 from ._sqlite import DEFAULT_BUSY_TIMEOUT, open_connection
+from .closeable import Closeable
 from .readonly import ReadOnlyGuard
 
 SqlValue = int | float | str | bytes | None
@@ -117,7 +117,7 @@ def _param(value: object, index: int) -> SqlValue:
     )
 
 
-class SqlConnection:
+class SqlConnection(Closeable):
     """One guest's connection: execute() one statement at a time, close() when done."""
 
     def __init__(self, db: SqlDatabase, raw: _RawConnection) -> None:
@@ -126,17 +126,6 @@ class SqlConnection:
         self._reusable = True
         self._changes = 0
         self._last_insert_rowid = 0
-
-    def __enter__(self) -> SqlConnection:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @property
     def closed(self) -> bool:
@@ -199,7 +188,7 @@ class SqlConnection:
             self._db._release(raw, reusable=self._reusable)
 
 
-class SqlDatabase:
+class SqlDatabase(Closeable):
     """A SQLite file and a small pool of idle connections to it.
 
     With `read_only`, every connection refuses statements that would write
@@ -233,17 +222,6 @@ class SqlDatabase:
     def __repr__(self) -> str:
         mode = ", read_only=True" if self.read_only else ""
         return f"SqlDatabase({str(self.path)!r}{mode})"
-
-    def __enter__(self) -> SqlDatabase:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @property
     def closed(self) -> bool:

@@ -5,8 +5,10 @@ every region (the outbox is durable, delivery is acknowledged after apply).
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,29 +51,34 @@ def _backlog(http: httpx.Client) -> int:
     return sum(link["backlog"] for link in _status(http)["links"])
 
 
-def _converged(http: httpx.Client, expected: dict[str, bytes | None]) -> bool:
-    """Every region serves every expected key (None: absent), and replicas agree."""
-    for region in REGIONS:
-        header = {"x-edge-region": region}
-        for key, value in expected.items():
-            got = http.get(f"/kv/{key}", headers=header)
-            if value is None:
-                if got.status_code != 404:
-                    return False
-            elif got.status_code != 200 or got.content != value:
-                return False
-    return bool(_status(http)["replicas_agree"]) and _backlog(http) == 0
-
-
-def _missing(http: httpx.Client, expected: dict[str, bytes | None]) -> list[str]:
-    out = []
+def _mismatches(http: httpx.Client, expected: dict[str, bytes | None]) -> Iterator[str]:
+    """Each expected key a region does not serve as expected, as "region:key:status"."""
     for region in REGIONS:
         for key, value in expected.items():
             got = http.get(f"/kv/{key}", headers={"x-edge-region": region})
             want = 404 if value is None else 200
             if got.status_code != want or (value is not None and got.content != value):
-                out.append(f"{region}:{key}:{got.status_code}")
-    return out
+                yield f"{region}:{key}:{got.status_code}"
+
+
+def _converged(http: httpx.Client, expected: dict[str, bytes | None]) -> bool:
+    """Every region serves every expected key (None: absent), and replicas agree."""
+    if next(_mismatches(http, expected), None) is not None:
+        return False
+    return bool(_status(http)["replicas_agree"]) and _backlog(http) == 0
+
+
+def _wait_converged(
+    http: httpx.Client, up: EdgeUp, expected: dict[str, bytes | None], before: str = ""
+) -> None:
+    """Wait for convergence after a restart; on timeout, say what is missing and why."""
+    try:
+        wait_for(lambda: _converged(http, expected), 20, "every acked write everywhere")
+    except AssertionError:
+        missing = list(itertools.islice(_mismatches(http, expected), 20))
+        raise AssertionError(
+            f"{before}missing after restart: {missing}; status {_status(http)}\n{up.output()}"
+        ) from None
 
 
 def test_kill_with_replication_pending_loses_no_acknowledged_write(
@@ -108,13 +115,7 @@ def test_kill_with_replication_pending_loses_no_acknowledged_write(
 
     second = _start(launched, built["kvprobe"], state, lag="100ms")
     with httpx.Client(base_url=second.url, timeout=10) as http:
-        try:
-            wait_for(lambda: _converged(http, expected), 20, "every acked write everywhere")
-        except AssertionError:
-            raise AssertionError(
-                f"backlog before kill {backlog}; missing after restart: "
-                f"{_missing(http, expected)[:20]}; status {_status(http)}\n{second.output()}"
-            ) from None
+        _wait_converged(http, second, expected, f"backlog before kill {backlog}; ")
         assert http.get("/kv").json() == sorted(k for k, v in expected.items() if v is not None)
 
 
@@ -173,12 +174,7 @@ def test_kill_during_continuous_writes_and_replication(
 
     second = _start(launched, built["kvprobe"], state, lag="100ms")
     with httpx.Client(base_url=second.url, timeout=10) as http:
-        try:
-            wait_for(lambda: _converged(http, acked), 20, "every acked write everywhere")
-        except AssertionError:
-            raise AssertionError(
-                f"missing after restart: {_missing(http, acked)[:20]}; status {_status(http)}"
-            ) from None
+        _wait_converged(http, second, acked)
         # Writes cut off by the kill: present in all regions or in none.
         unknown = [key for key in attempted if key not in acked]
         for key in unknown:

@@ -85,39 +85,35 @@ class Network:
             self.lag = lag
             self.link_lag.clear()
             return
-        self._check(a)
-        if b is None:
-            for other in self.regions:
-                if other != a:
-                    self.link_lag[link(a, other)] = lag
-        else:
-            self._check(b)
-            self.link_lag[link(a, b)] = lag
+        for pair in self._links_of(a, b):
+            self.link_lag[pair] = lag
 
     # --- faults ---------------------------------------------------------------------
 
     def partition(self, a: str, b: str | None = None) -> None:
         """Cut region `a` off from every other region, or only the link a-b."""
-        self._check(a)
-        if b is None:
-            self.cut.update(link(a, other) for other in self.regions if other != a)
-        else:
-            self._check(b)
-            self.cut.add(link(a, b))
+        self.cut |= self._links_of(a, b)
 
     def heal(self, now: float, a: str | None = None, b: str | None = None) -> None:
         """Restore every link, the links of `a`, or the link a-b."""
-        if a is None:
-            healed = set(self.cut)
-        elif b is None:
-            self._check(a)
-            healed = {pair for pair in self.cut if a in pair}
-        else:
-            self._check(a, b)
-            healed = {link(a, b)} & self.cut
+        healed = set(self.cut) if a is None else self._links_of(a, b) & self.cut
         for pair in healed:
             self.cut.discard(pair)
             self.up_since[pair] = now
+
+    def _links_of(self, a: str | None, b: str | None) -> set[frozenset[str]]:
+        """Every link, every link of region `a`, or the link a-b."""
+        if a is None:
+            return set(self.links())
+        self._check(a)
+        if b is None:
+            return {link(a, other) for other in self.regions if other != a}
+        self._check(b)
+        return {link(a, b)}
+
+    def cut_names(self) -> list[str]:
+        """The cut links as "a-b", sorted."""
+        return sorted("-".join(sorted(pair)) for pair in self.cut)
 
     def is_up(self, a: str, b: str) -> bool:
         return a == b or link(a, b) not in self.cut

@@ -153,12 +153,14 @@ class KVReplicator:
             for src, dst in self._pairs():
                 # Read from the stores, not from this object's counters: the
                 # replicator that delivers may run in another process.
+                sender = self.regions[src].kv(label)
+                acked = sender.acked(dst)
                 links.append(
                     {
                         "from": src,
                         "to": dst,
-                        "backlog": self.backlog(label, src, dst),
-                        "last_applied_seq": self.regions[src].kv(label).acked(dst),
+                        "backlog": sender.last_seq() - acked,
+                        "last_applied_seq": acked,
                         "partitioned": not self.network.is_up(src, dst),
                     }
                 )
@@ -246,15 +248,14 @@ class ReplicationLoop:
         for name in network.regions:
             mark = " (partitioned)" if network.partitioned(name) else ""
             parts.append(f"{name}{mark}")
-        cut = sorted("-".join(sorted(pair)) for pair in network.cut)
+        cut = network.cut_names()
         line = "regions: " + ", ".join(parts)
         if cut:
             line += f"; cut: {', '.join(cut)}"
-        kv = self.replication.kv
-        for label in kv.labels:
-            agree = "agree" if kv.agree(label) else "differ"
-            backlog = sum(kv.backlog(label, src, dst) for src, dst in kv._pairs())
-            line += f"; kv {label}: backlog {backlog}, replicas {agree}"
+        for store in self.replication.kv.status()["kv"]:
+            agree = "agree" if store["replicas_agree"] else "differ"
+            backlog = sum(link["backlog"] for link in store["links"])
+            line += f"; kv {store['store']}: backlog {backlog}, replicas {agree}"
         for database in self.replication.sql.status()["sql"]:
             behind = [s["region"] for s in database["regions"] if not s["current"]]
             state = f"behind: {', '.join(behind)}" if behind else "replicas agree"

@@ -224,7 +224,7 @@ class Emulator:
             self.clock.advance_to(due)
             self.replicator.step()
         if self.replicator.pending():
-            cut = ", ".join("-".join(sorted(pair)) for pair in sorted(self.network.cut, key=sorted))
+            cut = ", ".join(self.network.cut_names())
             raise EdgeError(f"cannot settle: changes wait on partitioned links ({cut}); heal first")
         return self.clock.now() - started
 

@@ -105,13 +105,22 @@ class SqlReplicator:
         return len(self._behind)
 
     def agree(self, label: str) -> bool:
-        return all(entry["current"] for entry in self._replica_states(label))
+        return all(replicas_current(self.regions, label, self.primary).values())
 
     def status(self) -> dict[str, Any]:
         return {"sql": sql_status(self.regions, self.labels, self.primary, self.network)}
 
-    def _replica_states(self, label: str) -> list[dict[str, Any]]:
-        return sql_status(self.regions, [label], self.primary, self.network)[0]["regions"]
+
+def replicas_current(
+    regions: Mapping[str, StoreRegistry], label: str, primary: str
+) -> dict[str, bool]:
+    """Replica region -> whether its copy equals the primary (page digests, cached)."""
+    primary_digest = regions[primary].sql(label).content_digest()
+    return {
+        name: registry.sql(label, read_only=True).content_digest() == primary_digest
+        for name, registry in regions.items()
+        if name != primary
+    }
 
 
 def sql_status(
@@ -126,18 +135,17 @@ def sql_status(
     """
     databases = []
     for label in labels:
-        primary_digest = regions[primary].sql(label).content_digest()
+        current = replicas_current(regions, label, primary)
         states: list[dict[str, Any]] = []
         for name, registry in regions.items():
             if name == primary:
                 states.append({"region": name, "role": "primary", "current": True})
                 continue
-            digest = registry.sql(label, read_only=True).content_digest()
             states.append(
                 {
                     "region": name,
                     "role": "replica",
-                    "current": digest == primary_digest,
+                    "current": current[name],
                     "synced_at": read_synced_at(registry.layout.sql_sync_path(name, label)),
                     "lag_ms": round(network.replication_lag(primary, name) * 1000, 3),
                     "latency_ms": round(network.latency(primary, name) * 1000, 3),

@@ -39,3 +39,9 @@ def open_connection(
         conn.close()
         raise
     return conn
+
+
+def data_version(conn: sqlite3.Connection) -> int:
+    """`PRAGMA data_version`: moves when another connection commits to the file."""
+    (version,) = conn.execute("PRAGMA data_version").fetchone()
+    return int(version)

@@ -47,6 +47,11 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def valid_hlc(value: object) -> bool:
+    """An int (not a bool) that fits a stored stamp."""
+    return _is_int(value) and 0 <= value <= HLC_MAX  # type: ignore[operator]
+
+
 @dataclass(frozen=True)
 class Change:
     """One write from an outbox; `seq` is its position in its ORIGIN's outbox."""
@@ -78,7 +83,7 @@ class Change:
                 f"a live change's value must be bytes, not {type(self.value).__name__}"
                 f" (key {self.key!r})"
             )
-        if not _is_int(self.hlc) or not 0 <= self.hlc <= HLC_MAX:
+        if not valid_hlc(self.hlc):
             raise ValueError(f"hlc must be an integer in 0..2**63-1, not {self.hlc!r}")
         if not isinstance(self.origin, str) or not self.origin:
             raise ValueError(f"origin must be a non-empty region name, not {self.origin!r}")

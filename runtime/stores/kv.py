@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from ._sqlite import DEFAULT_BUSY_TIMEOUT, open_connection
-from .changes import HLC_MAX, Change, digest_entries, pack_hlc, wins
+from ._sqlite import DEFAULT_BUSY_TIMEOUT, data_version, open_connection
+from .changes import HLC_MAX, Change, digest_entries, pack_hlc, valid_hlc, wins
 from .closeable import Closeable
 from .limits import MAX_KEY_BYTES, MAX_VALUE_BYTES
 
@@ -78,6 +78,7 @@ _UPSERT = """
 
 # sqlite_sequence keeps the outbox's high-water mark after compaction deletes rows.
 _LAST_SEQ = "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'outbox'), 0)"
+_LAST_HLC = "SELECT value FROM meta WHERE name = 'hlc'"
 
 
 class KVError(Exception):
@@ -215,14 +216,14 @@ class KVStore(Closeable):
         with self._lock:
             conn = self._live()
             try:
-                (before,) = conn.execute("PRAGMA data_version").fetchone()
+                before = data_version(conn)
                 stamp = (before, conn.total_changes)
                 if self._digest is not None and self._digest[0] == stamp:
                     return self._digest[1]
                 rows = conn.execute(
                     "SELECT key, tombstone, value, hlc, origin FROM entries ORDER BY key"
                 ).fetchall()
-                (after,) = conn.execute("PRAGMA data_version").fetchone()
+                after = data_version(conn)
             except sqlite3.Error as exc:
                 raise KVError(f"key-value read failed: {exc}") from exc
         digest = digest_entries(
@@ -235,7 +236,7 @@ class KVStore(Closeable):
 
     def last_hlc(self) -> int:
         """The highest HLC stamp this file has recorded (0 for a fresh store)."""
-        row = self._one("SELECT value FROM meta WHERE name = 'hlc'", ())
+        row = self._one(_LAST_HLC, ())
         return 0 if row is None else int(row[0])
 
     def stats(self) -> KVStats:
@@ -382,15 +383,14 @@ class KVStore(Closeable):
         return pack_hlc(int(self._clock() * 1000))
 
     def _write(self, key: str, value: bytes | None, hlc: int | None, origin: str | None) -> int:
-        valid_hlc = isinstance(hlc, int) and not isinstance(hlc, bool) and 0 <= hlc <= HLC_MAX
-        if hlc is not None and not valid_hlc:
+        if hlc is not None and not valid_hlc(hlc):
             raise KVError(f"hlc must be an integer in 0..2**63-1, not {hlc!r}")
         writer = self.region if origin is None else _check_name(origin, "origin")
         # IMMEDIATE (in _transaction) takes the write lock up front, so reading
         # the clock, writing the row and its outbox entry are one step even
         # across processes.
         with self._transaction() as conn:
-            row = conn.execute("SELECT value FROM meta WHERE name = 'hlc'").fetchone()
+            row = conn.execute(_LAST_HLC).fetchone()
             last = 0 if row is None else int(row[0])
             # HLC rules: a local event goes past everything seen; a stamp
             # given from elsewhere is kept and moves the clock forward.

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
-from ._sqlite import DEFAULT_BUSY_TIMEOUT, open_connection
+from ._sqlite import DEFAULT_BUSY_TIMEOUT, data_version, open_connection
 from .closeable import Closeable
 from .readonly import ReadOnlyGuard
 
@@ -255,15 +255,10 @@ class SqlDatabase(Closeable):
         a change to the file, so a replica can tell cheaply whether to look.
         """
         with self._monitor_lock:
-            if self._closed:
-                raise SqlError(f"database {self.path} is closed")
-            if self._monitor is None:
-                self._monitor = self._open(guarded=False)
             try:
-                (version,) = self._monitor.execute("PRAGMA data_version").fetchone()
+                return data_version(self._monitor_conn())
             except sqlite3.Error as exc:
                 raise _from_sqlite(exc) from None
-        return int(version)
 
     def content_digest(self) -> str:
         """A digest of the database's pages: equal for a database and an exact copy.
@@ -273,15 +268,11 @@ class SqlDatabase(Closeable):
         bytes are left out. Computed again only when the data version moved.
         """
         with self._monitor_lock:
-            if self._closed:
-                raise SqlError(f"database {self.path} is closed")
-            if self._monitor is None:
-                self._monitor = self._open(guarded=False)
-            monitor = self._monitor
+            monitor = self._monitor_conn()
             try:
                 monitor.execute("BEGIN")
                 try:
-                    (version,) = monitor.execute("PRAGMA data_version").fetchone()
+                    version = data_version(monitor)
                     if self._digest is not None and self._digest[0] == version:
                         return self._digest[1]
                     pages = bytearray(monitor.serialize())
@@ -295,6 +286,14 @@ class SqlDatabase(Closeable):
             digest = hashlib.blake2b(pages, digest_size=16).hexdigest()
             self._digest = (version, digest)
             return digest
+
+    def _monitor_conn(self) -> sqlite3.Connection:
+        """The long-lived unguarded connection that watches the file (hold _monitor_lock)."""
+        if self._closed:
+            raise SqlError(f"database {self.path} is closed")
+        if self._monitor is None:
+            self._monitor = self._open(guarded=False)
+        return self._monitor
 
     def close(self) -> None:
         """Close idle connections; ones still checked out close when their user does."""

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from ._sqlite import DEFAULT_BUSY_TIMEOUT, open_connection
+from ._sqlite import DEFAULT_BUSY_TIMEOUT, data_version, open_connection
 from .layout import StateLayout
 
 
@@ -52,12 +52,12 @@ class ReplicaSync:
         key = (label, region)
         with self._lock:
             source = self._source(label)
-            version = _data_version(source)
+            version = data_version(source)
             if not force and self._copied.get(key) == version:
                 return False
             with open(self.layout.sql_sync_path(region, label), "a+") as record:
                 fcntl.flock(record, fcntl.LOCK_EX)
-                version = _data_version(source)
+                version = data_version(source)
                 source.backup(self._target(label, region), pages=-1)
                 record.seek(0)
                 record.truncate()
@@ -93,11 +93,6 @@ class ReplicaSync:
             conn = open_connection(path, busy_timeout=self._busy_timeout)
             self._targets[(label, region)] = conn
         return conn
-
-
-def _data_version(conn: sqlite3.Connection) -> int:
-    (version,) = conn.execute("PRAGMA data_version").fetchone()
-    return int(version)
 
 
 def read_synced_at(path: Path) -> float | None:

@@ -10,9 +10,8 @@ Served (JSON encoding only; Protobuf is not):
   execute, batch (conditions ok/error/not/and/or/is_autocommit), sequence,
   describe, store_sql/close_sql, get_autocommit, cursors.
 
-One app serves one database at `/`, as sqld serves one per URL; an app given
-several by name picks one per request by the `x-edge-database` header or the
-first label of the host name (see `HranaServer.pick`).
+One app serves one database at `/`, as sqld serves one per URL (`edge up`
+runs one app per region and database, each on its own port).
 
 Each stream owns one connection from the `connect` it was given and runs its
 statements one at a time in worker threads, so the event loop never blocks on
@@ -27,7 +26,7 @@ INSERT/UPDATE/DELETE leave as it was (the spec leaves it undefined there);
 not use are ignored rather than refused; describe's limits are in describe.py.
 """
 
-from .app import DATABASE_HEADER, HranaServer, create_hrana_app
+from .app import HranaServer, create_hrana_app
 from .errors import HranaError
 
-__all__ = ["DATABASE_HEADER", "HranaError", "HranaServer", "create_hrana_app"]
+__all__ = ["HranaError", "HranaServer", "create_hrana_app"]

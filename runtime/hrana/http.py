@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from .app import Database, HranaServer
+from .app import HranaServer
 from .errors import BODY_TOO_LARGE, NOT_FOUND, UNAUTHORIZED, HranaError, internal_error, proto_error
 from .ops import CONN_REQUESTS, Op, conn_op, cursor_op, sql_text_request
 from .statements import SqlTexts
@@ -31,7 +31,7 @@ from .wire import array, dumps, loads, obj, type_of
 
 log = logging.getLogger("edge.hrana")
 
-Handler = Callable[[Database, Any], Awaitable[Response]]
+Handler = Callable[[HranaServer, Any], Awaitable[Response]]
 
 
 def json_response(body: Any, status: int = 200) -> Response:
@@ -83,14 +83,13 @@ def http_routes(server: HranaServer) -> list[Route]:
     def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def serve(request: Request) -> Response:
             try:
-                # The token first: nothing else is revealed, not even which databases exist.
+                # The token first: nothing else is revealed.
                 if not server.bearer_matches(request.headers.get("authorization")):
                     raise HranaError(
                         "missing or wrong token (Authorization: Bearer)", UNAUTHORIZED, 401
                     )
-                database = server.pick(request)
                 body = loads(await read_body(request, server.max_body_bytes))
-                return await handler(database, body)
+                return await handler(server, body)
             except HranaError as exc:
                 return error_response(exc)
             except Exception:
@@ -118,27 +117,27 @@ def http_routes(server: HranaServer) -> list[Route]:
     ]
 
 
-async def _once(database: Database, op: Op) -> Any:
+async def _once(server: HranaServer, op: Op) -> Any:
     """An operation on a stream of its own, closed afterwards (HTTP v1's semantics)."""
-    entry = database.batons.open()
+    entry = server.batons.open()
     try:
         result = await entry.stream.run(op)
     except BaseException:
-        database.batons.drop(entry)
+        server.batons.drop(entry)
         raise
     await entry.stream.close()  # an unfinished transaction rolls back before we answer
-    database.batons.park(entry)  # closed: just forgets it
+    server.batons.park(entry)  # closed: just forgets it
     return result
 
 
-async def v1_execute(database: Database, body: Any) -> Response:
+async def v1_execute(server: HranaServer, body: Any) -> Response:
     op = conn_op("execute", obj(body, "the body"), SqlTexts(0))
-    return json_response({"result": (await _once(database, op))["result"]})
+    return json_response({"result": (await _once(server, op))["result"]})
 
 
-async def v1_batch(database: Database, body: Any) -> Response:
+async def v1_batch(server: HranaServer, body: Any) -> Response:
     op = conn_op("batch", obj(body, "the body"), SqlTexts(0))
-    return json_response({"result": (await _once(database, op))["result"]})
+    return json_response({"result": (await _once(server, op))["result"]})
 
 
 def _baton(body: dict[str, Any]) -> str | None:
@@ -148,21 +147,21 @@ def _baton(body: dict[str, Any]) -> str | None:
     return baton
 
 
-def _stream_of(database: Database, baton: str | None) -> HttpStream:
-    return database.batons.open() if baton is None else database.batons.take(baton)
+def _stream_of(server: HranaServer, baton: str | None) -> HttpStream:
+    return server.batons.open() if baton is None else server.batons.take(baton)
 
 
-async def pipeline(database: Database, body: Any) -> Response:
+async def pipeline(server: HranaServer, body: Any) -> Response:
     msg = obj(body, "the body")
     baton = _baton(msg)
     requests = array(msg.get("requests"), "'requests'")
-    entry = _stream_of(database, baton)
+    entry = _stream_of(server, baton)
     try:
         results = [await _stream_request(entry, request) for request in requests]
     except BaseException:
-        database.batons.drop(entry)  # cancelled (client gone): nothing may linger
+        server.batons.drop(entry)  # cancelled (client gone): nothing may linger
         raise
-    new_baton = database.batons.park(entry)
+    new_baton = server.batons.park(entry)
     return json_response({"baton": new_baton, "base_url": None, "results": results})
 
 
@@ -188,14 +187,14 @@ async def _stream_request(entry: HttpStream, request: Any) -> dict[str, Any]:
         return {"type": "error", "error": internal_error().to_json()}
 
 
-async def cursor(database: Database, body: Any) -> Response:
+async def cursor(server: HranaServer, body: Any) -> Response:
     msg = obj(body, "the body")
-    entry = _stream_of(database, _baton(msg))
+    entry = _stream_of(server, _baton(msg))
     try:
         entries = await entry.stream.run(cursor_op(msg, entry.sqls))
     except BaseException:
-        database.batons.drop(entry)  # an HTTP error ends the stream, as the spec says
+        server.batons.drop(entry)  # an HTTP error ends the stream, as the spec says
         raise
-    head = {"baton": database.batons.park(entry), "base_url": None}
+    head = {"baton": server.batons.park(entry), "base_url": None}
     lines = b"".join(dumps(line) + b"\n" for line in [head, *entries])
     return Response(lines, media_type="text/plain")

@@ -32,7 +32,7 @@ from typing import Any
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from .app import Database, HranaServer
+from .app import HranaServer
 from .errors import (
     CURSOR_EXISTS,
     CURSOR_NOT_FOUND,
@@ -67,18 +67,13 @@ def websocket_routes(server: HranaServer) -> list[WebSocketRoute]:
     async def endpoint(websocket: WebSocket) -> None:
         offered = websocket.scope.get("subprotocols") or []
         chosen = next((p for p in SUBPROTOCOLS if p in offered), None)
-        try:
-            database = server.pick(websocket)
-        except HranaError:
-            await websocket.close(code=POLICY_VIOLATION)  # before accept: the handshake gets a 403
-            return
         if offered and chosen is None:
             await websocket.close(code=1002)  # only hrana3-protobuf or unknown protocols
             return
         await websocket.accept(subprotocol=chosen)
         # No subprotocol at all: treated as hrana1, the first version.
         version = int(chosen[-1]) if chosen else 1
-        await Connection(server, database, websocket, version).serve()
+        await Connection(server, websocket, version).serve()
 
     # The path means nothing here; clients connect to the database's URL as given.
     return [WebSocketRoute("/{path:path}", endpoint)]
@@ -91,11 +86,8 @@ class _Cursor:
 
 
 class Connection:
-    def __init__(
-        self, server: HranaServer, database: Database, websocket: WebSocket, version: int
-    ) -> None:
+    def __init__(self, server: HranaServer, websocket: WebSocket, version: int) -> None:
         self.server = server
-        self.database = database
         self.websocket = websocket
         self.version = version
         self.hello = False
@@ -216,7 +208,7 @@ class Connection:
             raise HranaError(f"stream {stream_id} is already open", STREAM_EXISTS)
         if len(self.streams) >= MAX_STREAMS:
             raise HranaError(f"at most {MAX_STREAMS} streams per connection", STREAM_LIMIT)
-        stream = self.server.new_stream(self.database.connect)
+        stream = self.server.new_stream()
         self.streams[stream_id] = stream
         self.owned.add(stream)
 

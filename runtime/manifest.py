@@ -15,7 +15,6 @@ This module is the public entry point: `load`, `loads` and the data model of
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 from .errors import ManifestError
@@ -29,7 +28,7 @@ from .manifest_model import (
     VariableDecl,
 )
 from .manifest_parser import ManifestParser
-from .manifest_syntax import toml_error
+from .manifest_syntax import parse_toml, read_toml
 
 __all__ = [
     "BuildSpec",
@@ -49,26 +48,11 @@ def load(path: str | Path) -> Manifest:
     file = Path(path)
     if file.is_dir():
         file = file / "spin.toml"
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ManifestError(
-            file, "", "no such file: give the path of a Spin manifest (`-f path/to/spin.toml`)"
-        ) from None
-    except UnicodeDecodeError as exc:
-        message = f"not UTF-8 text ({exc.reason} at byte {exc.start})"
-        raise ManifestError(file, "", message) from None
-    except OSError as exc:
-        raise ManifestError(file, "", f"cannot read the file: {exc.strerror or exc}") from None
+    text = read_toml(file, ManifestError, "a Spin manifest (`-f path/to/spin.toml`)")
     return loads(text, file)
 
 
 def loads(text: str, path: str | Path = "spin.toml") -> Manifest:
     """Check manifest text as if it were the file at `path` (relative paths start there)."""
     file = Path(path)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        message, line = toml_error(str(exc), text)
-        raise ManifestError(file, "", f"invalid TOML: {message}", line) from None
-    return ManifestParser(file, text).manifest(data)
+    return ManifestParser(file, text).manifest(parse_toml(text, file, ManifestError))

@@ -35,6 +35,8 @@ def type_name(value: Any) -> str:
 class Checker:
     """Error reporting and type checks shared by the parsers of each manifest section."""
 
+    error: type[ManifestError] = ManifestError  # what fail() raises
+
     def __init__(self, file: Path, text: str) -> None:
         self.file = file
         self.text = text
@@ -45,7 +47,7 @@ class Checker:
     # -- errors and types --
 
     def fail(self, path: KeyPath, message: str) -> NoReturn:
-        raise ManifestError(self.file, format_key(path), message, self.line_of(path))
+        raise self.error(self.file, format_key(path), message, self.line_of(path))
 
     def line_of(self, path: KeyPath) -> int | None:
         if self._lines is None:

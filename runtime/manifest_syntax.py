@@ -1,9 +1,14 @@
-"""Spin's naming rules, and where a key sits in TOML text (for error line numbers)."""
+"""Spin's naming rules, reading TOML files, and where a key sits (for error line numbers)."""
 
 from __future__ import annotations
 
 import json
 import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from .errors import ManifestError
 
 KeyPath = tuple[str | int, ...]
 
@@ -150,3 +155,24 @@ def toml_error(message: str, text: str) -> tuple[str, int | None]:
     if m:
         return f"{message[: m.start()]} (at the end of the file)", max(1, len(text.splitlines()))
     return message, None
+
+
+def read_toml(file: Path, error: type[ManifestError], what: str) -> str:
+    """The text of a TOML file, or `error` saying why not (`what` names the file's kind)."""
+    try:
+        return file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(file, "", f"no such file: give the path of {what}") from None
+    except UnicodeDecodeError as exc:
+        raise error(file, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise error(file, "", f"cannot read the file: {exc.strerror or exc}") from None
+
+
+def parse_toml(text: str, file: Path, error: type[ManifestError]) -> dict[str, Any]:
+    """TOML text as a table, or `error` with the line of the problem."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message, line = toml_error(str(exc), text)
+        raise error(file, "", f"invalid TOML: {message}", line) from None

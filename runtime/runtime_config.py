@@ -19,18 +19,16 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 from urllib.parse import urlsplit
-
-from dotenv import dotenv_values
 
 from .errors import ManifestError
 from .manifest_checker import Checker
-from .manifest_syntax import KeyPath, format_key, toml_error
+from .manifest_syntax import KeyPath, format_key, parse_toml, read_toml
+from .variables import read_dotenv
 
 TOKEN_ENV_PREFIX = "EDGE_SQL_TOKEN_"
 
@@ -105,16 +103,7 @@ def token_env_name(label: str) -> str:
 def load_runtime_config(path: str | Path, env: Mapping[str, str] | None = None) -> RuntimeConfig:
     """Read and check a runtime config file. `env` defaults to os.environ over `./.env`."""
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        message = "no such file: give the path of a Spin runtime config (runtime-config.toml)"
-        raise RuntimeConfigError(file, "", message) from None
-    except UnicodeDecodeError as exc:
-        message = f"not UTF-8 text ({exc.reason} at byte {exc.start})"
-        raise RuntimeConfigError(file, "", message) from None
-    except OSError as exc:
-        raise RuntimeConfigError(file, "", f"cannot read the file: {exc.strerror or exc}") from None
+    text = read_toml(file, RuntimeConfigError, "a Spin runtime config (runtime-config.toml)")
     return parse_runtime_config(text, file, env)
 
 
@@ -122,20 +111,12 @@ def parse_runtime_config(
     text: str, path: str | Path = "runtime-config.toml", env: Mapping[str, str] | None = None
 ) -> RuntimeConfig:
     file = Path(path)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        message, line = toml_error(str(exc), text)
-        raise RuntimeConfigError(file, "", f"invalid TOML: {message}", line) from None
+    data = parse_toml(text, file, RuntimeConfigError)
     return _Parser(file, text).config(data, _default_env() if env is None else env)
 
 
 def _default_env() -> dict[str, str]:
-    dotenv = Path(".env")
-    values = dotenv_values(dotenv, encoding="utf-8") if dotenv.is_file() else {}
-    merged = {k: v for k, v in values.items() if v is not None}
-    merged.update(os.environ)
-    return merged
+    return {**read_dotenv(Path(".env")), **os.environ}
 
 
 def url_problem(url: str) -> str | None:
@@ -158,8 +139,7 @@ def url_problem(url: str) -> str | None:
 
 
 class _Parser(Checker):
-    def fail(self, path: KeyPath, message: str) -> NoReturn:
-        raise RuntimeConfigError(self.file, format_key(path), message, self.line_of(path))
+    error = RuntimeConfigError
 
     def config(self, data: dict[str, Any], env: Mapping[str, str]) -> RuntimeConfig:
         self.check_keys(data, (), _SECTIONS | _SPIN_ONLY_KEYS, "the runtime config")

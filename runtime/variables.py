@@ -54,6 +54,17 @@ class VariableProviderError(VariableError):
     """No value could be had for a variable (e.g. a required one that nobody set)."""
 
 
+def read_dotenv(path: Path) -> dict[str, str]:
+    """What a `.env` file sets (nothing without the file); keys without a value are left out."""
+    if not path.is_file():
+        return {}
+    try:
+        raw = dotenv_values(path, encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise VariableProviderError(f"cannot read {path}: {exc}") from exc
+    return {k: v for k, v in raw.items() if v is not None}
+
+
 class TemplateError(VariableError):
     """A variable template that cannot be parsed."""
 
@@ -254,12 +265,5 @@ class VariableResolver:
     def _dotenv_values(self) -> dict[str, str]:
         # Read once, like Spin's provider: later edits of the file need a restart.
         if self._dotenv is None:
-            values: dict[str, str] = {}
-            if self.dotenv_path is not None and self.dotenv_path.is_file():
-                try:
-                    raw = dotenv_values(self.dotenv_path, encoding="utf-8")
-                except (OSError, UnicodeDecodeError) as exc:
-                    raise VariableProviderError(f"cannot read {self.dotenv_path}: {exc}") from exc
-                values = {k: v for k, v in raw.items() if v is not None}
-            self._dotenv = values
+            self._dotenv = {} if self.dotenv_path is None else read_dotenv(self.dotenv_path)
         return self._dotenv

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -31,7 +31,7 @@ from .runtime_config import display_url, load_runtime_config
 from .sql_control import Control, control_statement
 from .stores import QueryResult, SqlError, SqlParams, SqlValue
 from .stores.closeable import Closeable
-from .stores.sql import _param
+from .stores.sql import bind_values, check_param
 
 log = logging.getLogger("edge.sql.remote")
 
@@ -223,7 +223,7 @@ class RemoteSqlConnection(Closeable):
             raise SqlError("connection is closed")
         if not isinstance(sql, str):
             raise SqlError(f"statement must be str, not {type(sql).__name__}")
-        args = _args(params)
+        args = bind_values(params, _value)
         control = control_statement(sql)
         if control is None:
             return self._run(sql, args)
@@ -347,16 +347,8 @@ def _fold(name: str) -> str:
     return "".join(c.lower() if c.isascii() else c for c in name)
 
 
-def _args(params: SqlParams) -> Args:
-    if isinstance(params, Mapping):
-        return {str(k): _value(v, i) for i, (k, v) in enumerate(params.items())}
-    if isinstance(params, str | bytes | bytearray) or not isinstance(params, Sequence):
-        raise SqlError("parameters must be a sequence of values or a mapping of names")
-    return [_value(v, i) for i, v in enumerate(params)]
-
-
 def _value(value: object, index: int) -> SqlValue:
-    checked = _param(value, index)  # the local rules: int64, bool as 0/1, bytes-likes
+    checked = check_param(value, index)  # the local rules: int64, bool as 0/1, bytes-likes
     if isinstance(checked, float) and not math.isfinite(checked):
         raise SqlError(
             f"parameter {index + 1} ({checked}) cannot go to a remote database: "

@@ -11,7 +11,7 @@ import hashlib
 import re
 import sqlite3
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -96,7 +96,7 @@ def _changes_connection_state(sql: str) -> bool:
     return bool(_STATEFUL_VERB.match(sql, verb_at) or _TEMP_SCHEMA.search(sql))
 
 
-def _param(value: object, index: int) -> SqlValue:
+def check_param(value: object, index: int) -> SqlValue:
     # bool is an int subclass: it binds as 0/1, as SQLite has no boolean type.
     if isinstance(value, bool):
         return int(value)
@@ -115,6 +115,17 @@ def _param(value: object, index: int) -> SqlValue:
         f"unsupported type for parameter {index + 1}: {type(value).__name__} "
         "(use int, float, str, bytes or None)"
     )
+
+
+def bind_values(
+    params: Params, check: Callable[[object, int], SqlValue] = check_param
+) -> list[SqlValue] | dict[str, SqlValue]:
+    """Parameters checked one by one: a list by position, or a dict by name."""
+    if isinstance(params, Mapping):
+        return {str(k): check(v, i) for i, (k, v) in enumerate(params.items())}
+    if isinstance(params, str | bytes | bytearray) or not isinstance(params, Sequence):
+        raise SqlError("parameters must be a sequence of values or a mapping of names")
+    return [check(v, i) for i, v in enumerate(params)]
 
 
 class SqlConnection(Closeable):
@@ -142,13 +153,7 @@ class SqlConnection(Closeable):
             raise SqlError("connection is closed")
         if not isinstance(sql, str):
             raise SqlError(f"statement must be str, not {type(sql).__name__}")
-        values: tuple[SqlValue, ...] | dict[str, SqlValue]
-        if isinstance(params, Mapping):
-            values = {str(k): _param(v, i) for i, (k, v) in enumerate(params.items())}
-        elif isinstance(params, str | bytes | bytearray) or not isinstance(params, Sequence):
-            raise SqlError("parameters must be a sequence of values or a mapping of names")
-        else:
-            values = tuple(_param(v, i) for i, v in enumerate(params))
+        values = bind_values(params)
         if _changes_connection_state(sql):
             self._reusable = False
         guard = raw.guard

@@ -39,6 +39,7 @@ from framework.sql import statement_kind
 
 from ..stores import SqlError
 from ..stores.readonly import ReadOnlyGuard
+from ..stores.sql import from_sqlite_error
 from .errors import SQL_MANY_STATEMENTS, SQL_NO_STATEMENT, HranaError, args_error, from_sql_error
 from .sqltext import has_content, parameter_names, split_statements
 from .statements import Conn
@@ -126,8 +127,9 @@ class _Native:
             buffer = ctypes.create_string_buffer(text, len(text))
             base = ctypes.addressof(buffer)
             offset, stmt, tail = 0, c_void_p(), c_void_p()
-            # Empty statements (";;") prepare to nothing: go on past them.
-            while not stmt.value and has_content(text[offset:].decode("utf-8", "replace")):
+            # Empty statements (";;") and comments prepare to nothing: go on past them.
+            # (SQLite reads only up to the end of one statement per call: linear.)
+            while not stmt.value and offset < len(text):
                 rc = lib.sqlite3_prepare_v2(
                     db, base + offset, len(text) - offset, byref(stmt), byref(tail)
                 )
@@ -228,7 +230,7 @@ def describe_with_sqlite3(path: str, sql: str) -> dict[str, Any]:
         db.set_authorizer(None)
         cols = explain_cols if is_explain else _result_columns(db, piece, len(names))
     except sqlite3.Error as exc:
-        raise from_sql_error(SqlError(str(exc), getattr(exc, "sqlite_errorname", None))) from None
+        raise from_sql_error(from_sqlite_error(exc)) from None
     finally:
         db.close()
     return {

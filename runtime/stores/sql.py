@@ -81,7 +81,7 @@ class QueryResult:
     last_insert_rowid: int
 
 
-def _from_sqlite(exc: sqlite3.Error) -> SqlError:
+def from_sqlite_error(exc: sqlite3.Error) -> SqlError:
     if isinstance(exc, sqlite3.ProgrammingError) and "one statement" in str(exc):
         return SqlError(
             "only one statement may be executed at a time (found more after the first)",
@@ -172,7 +172,7 @@ class SqlConnection(Closeable):
         except sqlite3.Error as exc:
             if guard is not None and guard.denied is not None:
                 raise ReplicaWriteError(guard.denied) from None
-            raise _from_sqlite(exc) from None
+            raise from_sqlite_error(exc) from None
         except UnicodeEncodeError as exc:
             raise SqlError(f"text parameter is not valid Unicode: {exc}") from None
         self._changes, self._last_insert_rowid = changes, rowid
@@ -263,7 +263,7 @@ class SqlDatabase(Closeable):
             try:
                 return data_version(self._monitor_conn())
             except sqlite3.Error as exc:
-                raise _from_sqlite(exc) from None
+                raise from_sqlite_error(exc) from None
 
     def content_digest(self) -> str:
         """A digest of the database's pages: equal for a database and an exact copy.
@@ -284,7 +284,7 @@ class SqlDatabase(Closeable):
                 finally:
                     monitor.execute("COMMIT")
             except sqlite3.Error as exc:
-                raise _from_sqlite(exc) from None
+                raise from_sqlite_error(exc) from None
             for start, end in _COPY_VARIANT_HEADER_BYTES:
                 if len(pages) >= end:
                     pages[start:end] = bytes(end - start)

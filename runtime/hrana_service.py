@@ -25,8 +25,9 @@ from .clock import RealClock
 from .control import ControlFile, endpoints_path, write_json
 from .errors import EdgeError
 from .hrana import create_hrana_app
+from .hrana.app import DEFAULT_MAX_BODY_BYTES
 from .server import bound_socket, hypercorn_config
-from .sql_routing import SqlRouter
+from .sql_routing import DEFAULT_WRITE_TIMEOUT, SqlRouter
 from .stores import ReplicaSync, StateLayout, StoreRegistry
 
 log = logging.getLogger("edge.hrana")
@@ -51,8 +52,8 @@ class HranaService:
         host: str = "127.0.0.1",
         first_port: int = 0,
         token: str | None = None,
-        write_timeout: float = 2.0,
-        max_body_bytes: int = 10 * 1024 * 1024,
+        write_timeout: float = DEFAULT_WRITE_TIMEOUT,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
         clock = RealClock()
         layout = StateLayout(state_dir)

@@ -140,7 +140,8 @@ class RoutedConnection(Closeable):
         try:
             self._router.reach_primary(self.region)
         except PrimaryUnreachable as exc:
-            if self._primary is not None and self._primary.in_transaction:
+            if self.in_transaction:
+                assert self._primary is not None
                 self._primary.execute("ROLLBACK")
                 raise PrimaryUnreachable(
                     f"{exc.message}; the open transaction was rolled back", exc.code

@@ -23,7 +23,15 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from .app import HranaServer
-from .errors import BODY_TOO_LARGE, NOT_FOUND, UNAUTHORIZED, HranaError, internal_error, proto_error
+from .errors import (
+    BODY_TOO_LARGE,
+    NOT_FOUND,
+    STREAM_CLOSED,
+    UNAUTHORIZED,
+    HranaError,
+    internal_error,
+    proto_error,
+)
 from .ops import CONN_REQUESTS, Op, conn_op, cursor_op, sql_text_request
 from .statements import SqlTexts
 from .streams import HttpStream
@@ -108,8 +116,8 @@ def http_routes(server: HranaServer) -> list[Route]:
     return [
         Route("/health", probe, methods=["GET"]),
         *(Route(f"/{v}", probe, methods=["GET"]) for v in ("v1", "v2", "v3")),
-        Route("/v1/execute", endpoint(v1_execute), methods=["POST"]),
-        Route("/v1/batch", endpoint(v1_batch), methods=["POST"]),
+        Route("/v1/execute", endpoint(v1("execute")), methods=["POST"]),
+        Route("/v1/batch", endpoint(v1("batch")), methods=["POST"]),
         Route("/v2/pipeline", endpoint(pipeline), methods=["POST"]),
         Route("/v3/pipeline", endpoint(pipeline), methods=["POST"]),
         Route("/v3/cursor", endpoint(cursor), methods=["POST"]),
@@ -130,14 +138,14 @@ async def _once(server: HranaServer, op: Op) -> Any:
     return result
 
 
-async def v1_execute(server: HranaServer, body: Any) -> Response:
-    op = conn_op("execute", obj(body, "the body"), SqlTexts(0))
-    return json_response({"result": (await _once(server, op))["result"]})
+def v1(kind: str) -> Handler:
+    """`/v1/execute` or `/v1/batch`: the request body is the request, on a stream of its own."""
 
+    async def handle(server: HranaServer, body: Any) -> Response:
+        op = conn_op(kind, obj(body, "the body"), SqlTexts(0))
+        return json_response({"result": (await _once(server, op))["result"]})
 
-async def v1_batch(server: HranaServer, body: Any) -> Response:
-    op = conn_op("batch", obj(body, "the body"), SqlTexts(0))
-    return json_response({"result": (await _once(server, op))["result"]})
+    return handle
 
 
 def _baton(body: dict[str, Any]) -> str | None:
@@ -172,7 +180,7 @@ async def _stream_request(entry: HttpStream, request: Any) -> dict[str, Any]:
             await entry.stream.close()
             response: Any = {"type": "close"}
         elif entry.stream.closed:
-            raise HranaError("the stream is closed", "STREAM_CLOSED")
+            raise HranaError("the stream is closed", STREAM_CLOSED)
         elif kind in ("store_sql", "close_sql"):
             response = sql_text_request(kind, request, entry.sqls)
         elif kind in CONN_REQUESTS:

@@ -20,11 +20,9 @@ import re
 from typing import Any
 
 from ..stores import SqlValue
+from ..stores.sql import INT64_MAX, INT64_MIN
 from .errors import args_error
 from .wire import Infinite
-
-INT64_MIN = -(2**63)
-INT64_MAX = 2**63 - 1
 
 _DECIMAL = re.compile(r"-?[0-9]{1,30}")
 

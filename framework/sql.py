@@ -99,34 +99,98 @@ def statement_kind(sql: str) -> str:
 
 def _top_level_words(sql: str) -> Iterator[str]:
     """Upper-cased keywords outside parentheses, literals and comments."""
-    i, n, depth = 0, len(sql), 0
+    depth = 0
+    for kind, start, end in sql_tokens(sql):
+        if kind == "char":
+            if sql[start] == "(":
+                depth += 1
+            elif sql[start] == ")":
+                depth = max(depth - 1, 0)
+        elif kind == "word" and depth == 0 and not sql[start].isdigit():
+            yield sql[start:end].upper()
+
+
+_QUOTES = {"'": "'", '"': '"', "`": "`", "[": "]"}
+_BLANKS = " \t\n\f\r"  # SQLite's; any other character >= 0x80 may be part of a name
+_DIGITS = "0123456789"
+
+
+def _id_char(char: str) -> bool:
+    return (char.isascii() and char.isalnum()) or char in "_$" or ord(char) >= 0x80
+
+
+def sql_tokens(sql: str) -> Iterator[tuple[str, int, int]]:
+    """SQLite's tokens as (kind, start, end); blanks and comments are skipped.
+
+    Kinds: "word" (a keyword or bare name), "quoted" ('' strings, ""/``/[] names),
+    "param" (?, ?NNN, :name, @name, $name, with Tcl-style `::` and `(...)`
+    suffixes), "semi" (;) and "char" (any other single character).
+    """
+    i, n = 0, len(sql)
     while i < n:
-        c = sql[i]
-        if sql.startswith("--", i):
+        char = sql[i]
+        if char in _BLANKS:
+            i += 1
+        elif sql.startswith("--", i):
             end = sql.find("\n", i)
             i = n if end < 0 else end + 1
         elif sql.startswith("/*", i):
             end = sql.find("*/", i + 2)
             i = n if end < 0 else end + 2
-        elif c in "'\"`[":
-            close = "]" if c == "[" else c
-            end = sql.find(close, i + 1)
-            # A doubled quote is an escaped quote: keep scanning past it.
-            while end >= 0 and close != "]" and sql.startswith(close * 2, end):
-                end = sql.find(close, end + 2)
-            i = n if end < 0 else end + 1
-        elif c == "(":
-            depth, i = depth + 1, i + 1
-        elif c == ")":
-            depth, i = max(depth - 1, 0), i + 1
-        elif c.isalpha() or c == "_":
-            start = i
-            while i < n and (sql[i].isalnum() or sql[i] == "_"):
-                i += 1
-            if depth == 0:
-                yield sql[start:i].upper()
-        else:
+        elif char in _QUOTES:
+            end = _quote_end(sql, i, _QUOTES[char])
+            yield "quoted", i, end
+            i = end
+        elif char == ";":
+            yield "semi", i, i + 1
             i += 1
+        elif char == "?":
+            end = i + 1
+            while end < n and sql[end] in _DIGITS:
+                end += 1
+            yield "param", i, end
+            i = end
+        elif char in ":@$#" and i + 1 < n and _id_char(sql[i + 1]):
+            end = _named_end(sql, i + 1)
+            yield "param", i, end
+            i = end
+        elif _id_char(char):
+            end = i + 1
+            while end < n and _id_char(sql[end]):
+                end += 1
+            yield "word", i, end
+            i = end
+        else:
+            yield "char", i, i + 1
+            i += 1
+
+
+def _quote_end(sql: str, start: int, close: str) -> int:
+    i = start + 1
+    while True:
+        end = sql.find(close, i)
+        if end < 0:
+            return len(sql)
+        # A doubled quote is an escaped quote; ] has no escape.
+        if close != "]" and sql.startswith(close * 2, end):
+            i = end + 2
+            continue
+        return end + 1
+
+
+def _named_end(sql: str, i: int) -> int:
+    n = len(sql)
+    while i < n:
+        if _id_char(sql[i]):
+            i += 1
+        elif sql.startswith("::", i):
+            i += 2
+        elif sql[i] == "(":
+            close = sql.find(")", i)
+            return n if close < 0 else close + 1
+        else:
+            break
+    return i
 
 
 # --- results -----------------------------------------------------------------

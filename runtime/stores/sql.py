@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
+from framework.sql import statement_kind
+
 from ._sqlite import DEFAULT_BUSY_TIMEOUT, data_version, open_connection
 from .closeable import Closeable
 from .readonly import ReadOnlyGuard
@@ -31,8 +33,7 @@ INT64_MAX = 2**63 - 1
 # A pooled connection must look brand new to its next user. Statements that can
 # change per-connection state (pragmas, attached or temporary schema) mark the
 # connection as not reusable; a false positive only costs a fresh connection.
-_LEADING = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?(?:\*/|$))*", re.DOTALL)
-_STATEFUL_VERB = re.compile(r"(?:PRAGMA|ATTACH|DETACH)\b", re.IGNORECASE)
+_STATEFUL_KINDS = frozenset({"PRAGMA", "ATTACH", "DETACH"})
 _TEMP_SCHEMA = re.compile(
     r"""\bCREATE\s+TEMP(?:ORARY)?\b|(?:\btemp|["`\[]temp["`\]])\s*\.""", re.IGNORECASE
 )
@@ -91,9 +92,7 @@ def from_sqlite_error(exc: sqlite3.Error) -> SqlError:
 
 
 def _changes_connection_state(sql: str) -> bool:
-    start = _LEADING.match(sql)
-    verb_at = start.end() if start else 0
-    return bool(_STATEFUL_VERB.match(sql, verb_at) or _TEMP_SCHEMA.search(sql))
+    return statement_kind(sql) in _STATEFUL_KINDS or bool(_TEMP_SCHEMA.search(sql))
 
 
 def check_param(value: object, index: int) -> SqlValue:

@@ -17,6 +17,7 @@ nothing half-applied remains.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping
 
@@ -132,9 +133,13 @@ class RoutedConnection(Closeable):
         if self.in_transaction or (isinstance(sql, str) and statement_kind(sql) in WRITE_VERBS):
             return self._on_primary(sql, params)
         try:
-            return local.execute(sql, params)
+            result = local.execute(sql, params)
         except ReplicaWriteError:
             return self._on_primary(sql, params)
+        # As on one connection: a read reports the values the last write left.
+        return dataclasses.replace(
+            result, changes=self._changes, last_insert_rowid=self._last_insert_rowid
+        )
 
     def _on_primary(self, sql: str, params: SqlParams) -> QueryResult:
         try:

@@ -161,8 +161,13 @@ def test_changes_and_rowid_follow_the_last_write_as_on_one_connection(cluster: C
     with cluster.router.connect("eu-west", "default") as conn:
         conn.execute("INSERT INTO t (v) VALUES ('a'), ('b')")
         assert (conn.changes(), conn.last_insert_rowid()) == (2, 2)
-        conn.execute("SELECT * FROM t")  # a read on the replica changes neither
+        read = conn.execute("SELECT * FROM t")  # a read on the replica changes neither
         assert (conn.changes(), conn.last_insert_rowid()) == (2, 2)
+        assert (read.changes, read.last_insert_rowid) == (2, 2)  # its result says so too
+    with cluster.router.connect("us-east", "default") as primary:  # as the primary's region sees
+        primary.execute("INSERT INTO t (v) VALUES ('c'), ('d')")
+        read = primary.execute("SELECT * FROM t")
+        assert (read.changes, read.last_insert_rowid) == (2, 4)
 
 
 def test_errors_of_the_primary_come_back_verbatim(cluster: Cluster) -> None:

@@ -132,6 +132,12 @@ class Settings(BaseSettings):
         host, port = parse_listen(value)
         return f"{host}:{port}"
 
+    @property
+    def listen_address(self) -> tuple[str, int]:
+        """`listen` as (host, port), an IPv6 host without its brackets."""
+        host, port = parse_listen(self.listen)
+        return host.strip("[]"), port
+
     @field_validator("regions", mode="before")
     @classmethod
     def _split_regions(cls, value: Any) -> Any:

@@ -104,9 +104,9 @@ def run_up(settings: Settings, *, build: bool = True) -> int:
     # Checked first, so that a bad file is one clear error, not failing workers.
     remote = remote_labels(settings)
     manifest = prepare(settings, build=build)
-    host, _, port = settings.listen.rpartition(":")
+    host, port = settings.listen_address
     try:
-        claim = bound_socket(host.strip("[]"), int(port), listen=False)
+        claim = bound_socket(host, port, listen=False)
     except OSError as exc:
         raise EdgeError(f"cannot listen on {settings.listen}: {exc.strerror}") from exc
     control = ControlFile(settings.state_dir)
@@ -154,8 +154,7 @@ def start_hrana(
     _, databases = app_labels(manifest, remote)
     if not databases:
         return None
-    host, _, port = settings.listen.rpartition(":")
-    host = host.strip("[]")
+    host, port = settings.listen_address
     token = settings.hrana_token.get_secret_value() if settings.hrana_token else None
     if token is None and not ipaddress.ip_address(_resolve(host)).is_loopback:
         # Without a token the databases must not be reachable from elsewhere.
@@ -163,7 +162,7 @@ def start_hrana(
         host = "127.0.0.1"
     first = settings.hrana_port
     if first is None:
-        first = int(port) + 1 if int(port) else 0
+        first = port + 1 if port else 0
     assert settings.primary_region is not None
     service = HranaService(
         settings.state_dir,

@@ -68,9 +68,10 @@ def start_host(settings: Settings) -> tuple[EdgeHost, WasmThread]:
 
 
 def public_url(settings: Settings) -> str:
-    host, _, port = settings.listen.rpartition(":")
-    shown = "localhost" if host in ("127.0.0.1", "::1", "localhost") else host
-    return f"http://{shown}:{port}"
+    host, port = settings.listen_address
+    if host in ("127.0.0.1", "::1", "localhost"):
+        host = "localhost"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def serve(settings: Settings, *, replicate: bool = False) -> None:
@@ -79,8 +80,8 @@ def serve(settings: Settings, *, replicate: bool = False) -> None:
     With `replicate`, this process also runs the replication loop (the
     single-process `edge up`); otherwise the supervisor runs it.
     """
-    address, _, port = settings.listen.rpartition(":")
-    sock = bound_socket(address.strip("[]"), int(port), listen=True)
+    address, port = settings.listen_address
+    sock = bound_socket(address, port, listen=True)
     host, wasm = start_host(settings)
     control = ControlFile(settings.state_dir)
     loop = (

@@ -185,29 +185,23 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
-        if self.default_region is None:
-            self.default_region = self.regions[0]
-        else:
-            name = self.default_region.strip().lower()
-            if name not in self.regions:
-                raise ValueError(
-                    f"default_region {self.default_region!r} is not one of the regions "
-                    f"({', '.join(self.regions)})"
-                )
-            self.default_region = name
-        if self.primary_region is None:
-            self.primary_region = self.default_region
-        else:
-            name = self.primary_region.strip().lower()
-            if name not in self.regions:
-                raise ValueError(
-                    f"primary_region {self.primary_region!r} is not one of the regions "
-                    f"({', '.join(self.regions)})"
-                )
-            self.primary_region = name
+        self.default_region = self._region("default_region", self.regions[0])
+        self.primary_region = self._region("primary_region", self.default_region)
         if self.cache_dir is None:
             self.cache_dir = default_cache_dir()
         return self
+
+    def _region(self, field: str, fallback: str) -> str:
+        """The region a setting names (case-insensitively), or `fallback` if unset."""
+        value: str | None = getattr(self, field)
+        if value is None:
+            return fallback
+        name = value.strip().lower()
+        if name not in self.regions:
+            raise ValueError(
+                f"{field} {value!r} is not one of the regions ({', '.join(self.regions)})"
+            )
+        return name
 
 
 def load_settings(*, env_file: str | Path | None = DEFAULT_ENV_FILE, **overrides: Any) -> Settings:

@@ -47,11 +47,14 @@ class ControlFile:
     def _write(self, network: Network) -> None:
         write_json(self.path, network.to_dict())
 
+    def _read(self) -> Network:
+        return Network.from_dict(json.loads(self.path.read_text()))
+
     def initialise(self, network: Network, *, keep_faults: bool = True) -> Network:
         """Write the settings `edge up` starts with; partitions of a previous run are kept."""
         with self._locked():
             if keep_faults and self.path.exists():
-                previous = Network.from_dict(json.loads(self.path.read_text()))
+                previous = self._read()
                 if previous.regions == network.regions:
                     network.cut = previous.cut
                     network.up_since = previous.up_since
@@ -63,14 +66,14 @@ class ControlFile:
         stat = self.path.stat()
         stamp = (stat.st_mtime_ns, stat.st_ino)
         if self._cached is None or stamp != self._seen:
-            self._cached = Network.from_dict(json.loads(self.path.read_text()))
+            self._cached = self._read()
             self._seen = stamp
         return self._cached
 
     def update(self, change: Callable[[Network], None]) -> Network:
         """Apply `change` to the settings under the lock and save them."""
         with self._locked():
-            network = Network.from_dict(json.loads(self.path.read_text()))
+            network = self._read()
             change(network)
             self._write(network)
         self._cached = None

@@ -30,7 +30,7 @@ log = logging.getLogger("edge.worker")
 SETTINGS_ENV = "EDGE_WORKER_SETTINGS"
 
 
-def start_host(settings: Settings) -> tuple[EdgeHost, WasmThread]:
+def start_host(settings: Settings, control: ControlFile) -> tuple[EdgeHost, WasmThread]:
     """Build the host on its wasm thread, with its pools filled, ready to serve."""
     holder: dict[str, EdgeHost] = {}
 
@@ -40,7 +40,6 @@ def start_host(settings: Settings) -> tuple[EdgeHost, WasmThread]:
 
     wasm = WasmThread(idle=idle)
     manifest = load(settings.manifest)
-    control = ControlFile(settings.state_dir)
     remote_sql = open_remote_databases(settings.runtime_config_file)
 
     def make() -> EdgeHost:
@@ -82,8 +81,8 @@ def serve(settings: Settings, *, replicate: bool = False) -> None:
     """
     address, port = settings.listen_address
     sock = bound_socket(address, port, listen=True)
-    host, wasm = start_host(settings)
-    control = ControlFile(settings.state_dir)
+    control = ControlFile(settings.state_dir)  # one cache of network.json per process
+    host, wasm = start_host(settings, control)
     loop = (
         replication_loop(settings, app_labels(host.manifest, host.remote_sql), control)
         if replicate

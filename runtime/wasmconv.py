@@ -21,6 +21,7 @@ The semantics are wasmtime-py's own; only repeated work is gone.
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Callable
 from typing import Any
 
 from wasmtime import _ffi as ffi
@@ -74,9 +75,8 @@ def _bytes_from_c(self: Any, c: Any) -> Any:
 # --- memoised type properties ----------------------------------------------
 
 
-def _memo(cls: type, name: str) -> None:
-    compute = getattr(cls, name).fget
-    slot = f"_edge_{name}"
+def _cached(compute: Callable[[Any], Any], slot: str) -> Callable[[Any], Any]:
+    """`compute(self)`, worked out once per object and kept in its __dict__ as `slot`."""
 
     def cached(self: Any) -> Any:
         try:
@@ -85,30 +85,31 @@ def _memo(cls: type, name: str) -> None:
             value = self.__dict__[slot] = compute(self)
             return value
 
-    setattr(cls, name, property(cached))
+    return cached
 
 
-def _case_classes(self: Any) -> list[tuple[type, ...] | None]:
+def _memo(cls: type, name: str) -> None:
+    """Make the property `cls.name` compute once per object."""
+    setattr(cls, name, property(_cached(getattr(cls, name).fget, f"_edge_{name}")))
+
+
+def _memo_method(cls: type, name: str) -> None:
+    """Make the argument-less method `cls.name` compute once per object."""
+    setattr(cls, name, _cached(getattr(cls, name), f"_edge_{name}"))
+
+
+def _compute_case_classes(self: Any) -> list[tuple[type, ...] | None]:
     """For each case, the Python classes an untagged value of it may have."""
-    try:
-        return self.__dict__["_edge_case_classes"]  # type: ignore[no-any-return]
-    except KeyError:
-        classes: list[tuple[type, ...] | None] = []
-        for _name, ty in self._cases():
-            found: set[type] = set()
-            if ty is not None:
-                ty.add_classes(found)
-            classes.append(tuple(found) if ty is not None else None)
-        self.__dict__["_edge_case_classes"] = classes
-        return classes
+    classes: list[tuple[type, ...] | None] = []
+    for _name, ty in self._cases():
+        found: set[type] = set()
+        if ty is not None:
+            ty.add_classes(found)
+        classes.append(tuple(found) if ty is not None else None)
+    return classes
 
 
-def _tagged(self: Any) -> bool:
-    try:
-        return self.__dict__["_edge_tagged"]  # type: ignore[no-any-return]
-    except KeyError:
-        value = self.__dict__["_edge_tagged"] = _original_tagged(self)
-        return value
+_case_classes = _cached(_compute_case_classes, "_edge_case_classes")
 
 
 def _lower(self: Any, store: Any, val: Any) -> tuple[str, Any]:
@@ -131,18 +132,6 @@ def _lower(self: Any, store: Any, val: Any) -> tuple[str, Any]:
         ty.convert_to_c(store, val.payload if tagged else val, ctypes.pointer(raw))
         return (name, ffi.wasmtime_component_val_new(ctypes.byref(raw)))
     raise ValueError("value not valid for this variant")
-
-
-_original_tagged = _types.VariantLikeType._tagged
-_original_cases = _types.VariantType._cases
-
-
-def _cases(self: Any) -> Any:
-    try:
-        return self.__dict__["_edge_cases"]
-    except KeyError:
-        value = self.__dict__["_edge_cases"] = _original_cases(self)
-        return value
 
 
 # --- host calls with the types of their first call ------------------------------
@@ -229,8 +218,8 @@ def install() -> None:
         (_types.ResultType, "err"),
     ]:
         _memo(cls, name)
-    _types.VariantType._cases = _cases  # type: ignore[method-assign]
-    _types.VariantLikeType._tagged = _tagged  # type: ignore[method-assign]
+    _memo_method(_types.VariantType, "_cases")
+    _memo_method(_types.VariantLikeType, "_tagged")
     _types.VariantLikeType._lower = _lower  # type: ignore[method-assign]
     _linker.func_impl = _host_call
     _installed = True

@@ -235,8 +235,7 @@ def build_manifest(
                 f"build of component {cid!r} finished but did not produce {component.source}"
             )
         seconds = time.perf_counter() - started
-        stamp = _stamp_path(component)
-        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp = _stamp_path(component)  # beside the output, whose folder exists
         stamp.write_text(json.dumps({"fingerprint": fingerprint(component, tools)}))
         size_mb = component.source.stat().st_size / 1e6
         report(f"{cid}: built {component.source.name} ({size_mb:.1f} MB) in {seconds:.1f} s")

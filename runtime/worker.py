@@ -1,8 +1,8 @@
 """One serving process of `edge up`: a wasm thread, an EdgeHost and hypercorn.
 
 wasmtime-py runs wasm on one thread per process, so `edge up` scales with
-processes: the supervisor binds the socket and starts N of these, each
-accepting on the same inherited socket.
+processes: the supervisor claims the address and starts N of these, each
+listening on a socket of its own on the same port (SO_REUSEPORT).
 """
 
 from __future__ import annotations

@@ -108,6 +108,11 @@ class EdgeUp:
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
+    def database_urls(self, label: str = "default") -> dict[str, str]:
+        """region -> the Hrana URL of its copy of database `label` (from /_edge/regions)."""
+        regions = httpx.get(f"{self.url}/_edge/regions").json()["regions"]
+        return {r["name"]: r["databases"][label] for r in regions}
+
 
 def wait_for(
     predicate: Callable[[], bool],

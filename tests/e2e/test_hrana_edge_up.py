@@ -16,11 +16,6 @@ from .test_regions_sql import SCHEMA
 pytestmark = pytest.mark.e2e
 
 
-def _urls(up: EdgeUp) -> dict[str, str]:
-    regions = httpx.get(f"{up.url}/_edge/regions").json()["regions"]
-    return {r["name"]: r["databases"]["default"] for r in regions}
-
-
 def _count(url: str) -> int:
     with libsql_client.create_client_sync(url) as client:
         try:
@@ -42,11 +37,9 @@ def test_libsql_client_against_the_regions_of_edge_up(
         "500ms",
         "--jitter",
         "0",
-        "--hrana-port",
-        "0",
     )
     launched.append(up)
-    urls = _urls(up)
+    urls = up.database_urls()
     assert set(urls) == {"us-east", "eu-west", "ap-south"}
     assert all(url.startswith("http://127.0.0.1:") for url in urls.values())
 
@@ -87,9 +80,9 @@ def test_libsql_client_against_the_regions_of_edge_up(
 def test_a_second_edge_up_uses_the_first_as_its_remote_database(
     built: dict[str, Path], tmp_path: Path, launched: list[EdgeUp]
 ) -> None:
-    first = EdgeUp(built["sqlprobe"], tmp_path / "first", "--workers", "1", "--hrana-port", "0")
+    first = EdgeUp(built["sqlprobe"], tmp_path / "first", "--workers", "1")
     launched.append(first)
-    primary_url = _urls(first)["us-east"]
+    primary_url = first.database_urls()["us-east"]
     config = tmp_path / "runtime-config.toml"
     config.write_text(
         f'[sqlite_database.default]\ntype = "libsql"\nurl = "{primary_url}"\ntoken = "not-needed"\n'
@@ -99,8 +92,6 @@ def test_a_second_edge_up_uses_the_first_as_its_remote_database(
         tmp_path / "second",
         "--workers",
         "1",
-        "--hrana-port",
-        "0",
         "--runtime-config-file",
         str(config),
     )
@@ -135,9 +126,9 @@ def test_a_configured_token_is_required(
     built: dict[str, Path], tmp_path: Path, launched: list[EdgeUp], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("EDGE_HRANA_TOKEN", "s3cret-token")
-    up = EdgeUp(built["sqlprobe"], tmp_path / "state", "--workers", "1", "--hrana-port", "0")
+    up = EdgeUp(built["sqlprobe"], tmp_path / "state", "--workers", "1")
     launched.append(up)
-    url = _urls(up)["eu-west"]
+    url = up.database_urls()["eu-west"]
     for scheme_url in (url, url.replace("http:", "ws:")):
         for token in (None, "wrong"):
             with (
@@ -151,10 +142,13 @@ def test_a_configured_token_is_required(
     assert "s3cret-token" not in up.output()
 
 
-def test_edge_up_with_databases_stops_cleanly(built: dict[str, Path], tmp_path: Path) -> None:
+def test_edge_up_with_databases_stops_cleanly(
+    built: dict[str, Path], tmp_path: Path, launched: list[EdgeUp]
+) -> None:
     for workers in ("1", "2"):
         up = EdgeUp(built["sqlprobe"], tmp_path / f"state-{workers}", "--workers", workers)
-        assert _count(_urls(up)["eu-west"]) == 0
+        launched.append(up)  # stopped even if an assertion fails first
+        assert _count(up.database_urls()["eu-west"]) == 0
         assert up.stop() == 0
         assert "Traceback" not in up.output(), up.output()
         assert not (tmp_path / f"state-{workers}" / "endpoints.json").exists()

@@ -11,7 +11,6 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import libsql_client
 import pytest
 
@@ -28,7 +27,7 @@ SCHEMA = "CREATE TABLE t (id INTEGER PRIMARY KEY, v, u TEXT UNIQUE)"
 @pytest.fixture(scope="module")
 def server(built: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[EdgeUp]:
     state = tmp_path_factory.mktemp("hrana-e2e") / "state"
-    up = EdgeUp(built["sqlprobe"], state, "--workers", "1", "--hrana-port", "0", "--jitter", "0")
+    up = EdgeUp(built["sqlprobe"], state, "--workers", "1", "--jitter", "0")
     yield up
     up.stop()
 
@@ -47,10 +46,8 @@ def db(server: EdgeUp) -> Iterator[SqlDatabase]:
 
 @pytest.fixture
 def address(server: EdgeUp, db: SqlDatabase) -> str:
-    regions = httpx.get(f"{server.url}/_edge/regions").json()["regions"]
-    url = next(r["databases"]["default"] for r in regions if r["name"] == "eu-west")
-    host_port = str(url).removeprefix("http://")
+    host_port = server.database_urls()["eu-west"].removeprefix("http://")
     # A write from eu-west syncs its replica at once, so it sees the fresh table.
     with libsql_client.create_client_sync(f"ws://{host_port}") as client:
-        client.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v, u TEXT UNIQUE)")
+        client.execute(SCHEMA.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS"))
     return host_port

@@ -15,6 +15,8 @@ import pytest
 from runtime.errors import EdgeError
 from runtime.testing import Client, Emulator
 
+from .edgeup import sql_probe
+
 pytestmark = pytest.mark.e2e
 
 REGIONS = ["us-east", "eu-west", "ap-south"]
@@ -22,10 +24,8 @@ SCHEMA = "CREATE TABLE log (id INTEGER PRIMARY KEY, region TEXT NOT NULL, n INTE
 
 
 def sql(client: Client, *statements: Any, mode: str = "each") -> dict[str, Any]:
-    response = client.post("/sql", json={"statements": list(statements), "mode": mode})
-    assert response.status_code == 200, response.text
-    assert response.headers["x-edge-region"] == client.region
-    return response.json()
+    """sqlprobe's answer in the client's region (the Emulator client speaks httpx's API)."""
+    return sql_probe(client, client.region, *statements, mode=mode)  # type: ignore[arg-type]
 
 
 def rows(client: Client) -> list[list[Any]]:

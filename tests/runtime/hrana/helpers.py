@@ -7,7 +7,8 @@ import json
 import logging
 import socket
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -194,3 +195,26 @@ class RawWs:
     async def close(self) -> None:
         await self.ws.close()
         await self.session.close()
+
+
+def run(scenario: Callable[[], Awaitable[Any]], timeout: float = 60) -> Any:
+    """Run an async scenario to its end (its result), failing after `timeout` s, not hanging."""
+
+    async def guarded() -> Any:
+        return await asyncio.wait_for(scenario(), timeout)
+
+    return asyncio.run(guarded())
+
+
+def wait_until_writable(db: Any, timeout: float = 10) -> None:
+    """Wait until nothing holds the database's write lock (a dropped stream must let go)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with db.connect() as conn:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("ROLLBACK")
+            return
+        except Exception:
+            assert time.monotonic() < deadline, "the write lock was not released in time"
+            time.sleep(0.05)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from runtime.hrana import create_hrana_app
 from runtime.hrana import websocket as hrana_websocket
 from runtime.stores import SqlDatabase
 
-from .helpers import RawWs, running, stmt
+from .helpers import RawWs, run, running, stmt
 
 TOKEN = "s3cret-token-\u00e9"
 
@@ -88,7 +87,7 @@ def test_websocket_hello_needs_the_token(secured: str, short_grace: None, jwt: o
         assert (closing.type, closing.data) == (aiohttp.WSMsgType.CLOSE, 1008)
         await ws.close()
 
-    asyncio.run(scenario())
+    run(scenario)
 
 
 def test_after_hello_error_the_server_waits_for_the_client_to_leave(secured: str) -> None:
@@ -102,7 +101,7 @@ def test_after_hello_error_the_server_waits_for_the_client_to_leave(secured: str
         await ws.close()
         return time.monotonic() - started
 
-    waited = asyncio.run(scenario())
+    waited = run(scenario)
     assert waited >= hrana_websocket.HELLO_ERROR_GRACE * 0.9
 
 
@@ -116,7 +115,7 @@ def test_websocket_rehello_with_a_wrong_token_closes(secured: str, short_grace: 
         assert closing.type == aiohttp.WSMsgType.CLOSE
         await ws.close()
 
-    asyncio.run(scenario())
+    run(scenario)
 
 
 def test_tokens_are_compared_in_constant_time(
@@ -136,7 +135,7 @@ def test_tokens_are_compared_in_constant_time(
         ws = await RawWs.connect(secured, jwt=TOKEN)
         await ws.close()
 
-    asyncio.run(scenario())
+    run(scenario)
     assert compared == [(b"guess", TOKEN.encode()), (TOKEN.encode(), TOKEN.encode())]
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 from collections.abc import Iterator
 
 import libsql_client
@@ -12,6 +11,8 @@ import pytest
 from libsql_client import LibsqlError
 
 from runtime.stores import SqlDatabase
+
+from .helpers import wait_until_writable
 
 SCHEMES = ["http", "ws"]
 
@@ -162,13 +163,6 @@ def test_interactive_transaction_rolls_back(
     assert ws_client.execute("SELECT count(*) FROM t").rows[0][0] == 0
 
 
-def wait_for(check, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
-
-
 def test_dropped_connection_mid_transaction_applies_nothing(address: str, db: SqlDatabase) -> None:
     client = libsql_client.create_client_sync(f"ws://{address}")
     tx = client.transaction()
@@ -176,18 +170,8 @@ def test_dropped_connection_mid_transaction_applies_nothing(address: str, db: Sq
     tx.execute("UPDATE t SET v = 'changed'")
     client.close()  # the WebSocket goes away with the transaction open
     # The server closes the stream: rolled back, and the write lock is free again.
-    wait_for(lambda: _can_write(db))
+    wait_until_writable(db)
     assert db.execute("SELECT count(*) FROM t").rows == [(0,)]
-
-
-def _can_write(db: SqlDatabase) -> bool:
-    try:
-        with db.connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute("ROLLBACK")
-        return True
-    except Exception:
-        return False
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)

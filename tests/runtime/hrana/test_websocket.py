@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -14,11 +12,7 @@ from runtime.hrana import create_hrana_app
 from runtime.hrana.websocket import MAX_STREAMS
 from runtime.stores import SqlDatabase
 
-from .helpers import RawWs, rows, running, stmt
-
-
-def run(scenario: Callable[[], Awaitable[None]]) -> None:
-    asyncio.run(asyncio.wait_for(scenario(), 60))
+from .helpers import RawWs, rows, run, running, stmt, wait_until_writable
 
 
 def execute(stream_id: int, sql: str, *args: Any, **named: Any) -> dict[str, Any]:
@@ -275,18 +269,6 @@ def test_streams_per_connection_are_bounded(address: str) -> None:
         await ws.close()
 
     run(scenario)
-
-
-def wait_until_writable(db: SqlDatabase, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            db.execute("INSERT INTO t (v) VALUES ('probe')")
-            db.execute("DELETE FROM t WHERE v = 'probe'")
-            return
-        except Exception:
-            assert time.monotonic() < deadline, "the dropped stream kept its write lock"
-            time.sleep(0.05)
 
 
 @pytest.mark.parametrize("how", ["close", "abort"])

@@ -10,12 +10,10 @@ import libsql_client
 import pytest
 from libsql_client import LibsqlError
 
-from runtime.clock import VirtualClock
 from runtime.hrana import create_hrana_app
-from runtime.network import Network
 from runtime.sql_routing import SqlRouter
-from runtime.stores import ReplicaSync, StateLayout, StoreRegistry
 
+from ..sql_cluster import Cluster
 from .helpers import Pipeline, rows, running
 
 REGIONS = ["us-east", "eu-west"]
@@ -23,15 +21,9 @@ REGIONS = ["us-east", "eu-west"]
 
 @pytest.fixture
 def router(tmp_path: Path) -> Iterator[SqlRouter]:
-    clock = VirtualClock()
-    layout = StateLayout(tmp_path)
-    network = Network(list(REGIONS), lag=1.0, jitter=0.0)
-    registries = {name: StoreRegistry(layout, name, clock=clock.now) for name in REGIONS}
-    sync = ReplicaSync(layout, "us-east", clock.now)
-    yield SqlRouter(registries, "us-east", network=lambda: network, clock=clock, sync=sync)
-    sync.close()
-    for registry in registries.values():
-        registry.close_all()
+    cluster = Cluster(tmp_path, REGIONS)
+    yield cluster.router
+    cluster.close()
 
 
 @pytest.fixture

@@ -34,6 +34,18 @@ def edge_cli() -> str:
     return found
 
 
+def edge_up_command(
+    manifest: Path, port: int, state_dir: Path, *extra: str | Path
+) -> list[str | Path]:
+    """`edge up` of a built app on 127.0.0.1:`port`, with its own state directory.
+
+    Hrana gets free ports unless `extra` says otherwise: the listen port + 1 may be taken.
+    """
+    cmd: list[str | Path] = [edge_cli(), "up", "-f", manifest, "--no-build"]
+    cmd += ["--listen", f"127.0.0.1:{port}", "--state-dir", state_dir, *extra]
+    return cmd if "--hrana-port" in extra else [*cmd, "--hrana-port", "0"]
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

@@ -21,6 +21,7 @@ from pathlib import Path
 from _common import (
     ROOT,
     edge_cli,
+    edge_up_command,
     free_port,
     start,
     stop,
@@ -107,9 +108,7 @@ def bench_start(runs: int) -> None:
         url = f"http://127.0.0.1:{port}"
         with tempfile.TemporaryDirectory(prefix="bench-start-") as tmp:
             log = Path(tmp) / "edge.log"
-            args: list[str | Path] = [edge_cli(), "up", "-f", ROOT_MANIFEST, "--no-build"]
-            args += ["--listen", f"127.0.0.1:{port}", "--state-dir", Path(tmp) / "state"]
-            args += ["--workers", "2"]
+            args = edge_up_command(ROOT_MANIFEST, port, Path(tmp) / "state", "--workers", "2")
             started = time.perf_counter()
             proc = start(args, cwd=ROOT, log=log)
             try:

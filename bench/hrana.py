@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import sqlite3
-import sys
 import tempfile
 import threading
 import time
@@ -23,11 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import libsql_client
+from _common import ROOT, edge_up_command, free_port, start, stop, wait_until
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import edge_cli, free_port, start, stop, wait_until  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "tests" / "apps" / "sqlprobe" / "spin.toml"
 SCHEMA = "CREATE TABLE IF NOT EXISTS bench (id INTEGER PRIMARY KEY, v TEXT)"
 
@@ -92,9 +88,8 @@ def main() -> None:
         state = Path(tmp) / "state"
         port, hrana_port = free_port(), free_port()
         log = Path(tmp) / "edge-up.log"
-        cmd = [edge_cli(), "up", "-f", MANIFEST, "--no-build", "--regions", "us-east"]
-        cmd += ["--workers", "1", "--log-level", "warning", "--state-dir", state]
-        cmd += ["--listen", f"127.0.0.1:{port}", "--hrana-port", str(hrana_port)]
+        cmd = edge_up_command(MANIFEST, port, state, "--hrana-port", str(hrana_port))
+        cmd += ["--regions", "us-east", "--workers", "1", "--log-level", "warning"]
         proc = start(cmd, cwd=ROOT, log=log)
         try:
             wait_until(f"http://127.0.0.1:{port}/_edge/health", lambda s: s == 200, proc, log)

@@ -29,7 +29,7 @@ from _common import (
     Load,
     cpu_seconds,
     descendants,
-    edge_cli,
+    edge_up_command,
     free_port,
     pct,
     peak_memory_mb,
@@ -171,9 +171,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-http-") as name:
         tmp = Path(name)
         port = free_port()
-        edge_cmd: list[str | Path] = [edge_cli(), "up", "-f", ROOT / "spin.toml", "--no-build"]
-        edge_cmd += ["--listen", f"127.0.0.1:{port}", "--state-dir", tmp / "state"]
-        edge_cmd += ["--workers", str(args.workers), "--log-level", "warning"]
+        edge_cmd = edge_up_command(
+            ROOT / "spin.toml", port, tmp / "state", "--workers", str(args.workers)
+        )
+        edge_cmd += ["--log-level", "warning"]
         edge, edge_mem = serve_and_load("edge", edge_cmd, ROOT, None, args, tmp, port)
 
         port = free_port()

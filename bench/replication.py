@@ -36,7 +36,7 @@ from _common import (
     Load,
     cpu_seconds,
     descendants,
-    edge_cli,
+    edge_up_command,
     free_port,
     machine_cpu_seconds,
     peak_memory_mb,
@@ -234,9 +234,8 @@ def edge_up(
     """Start `edge up` on a free loopback port with a fresh state dir: (process, url, log)."""
     port = free_port()
     name = f"{manifest.parent.name}-{len(regions)}"
-    cmd: list[str | Path] = [edge_cli(), "up", "-f", manifest, "--no-build", *extra]
+    cmd = edge_up_command(manifest, port, tmp / f"{name}-state", *extra)
     cmd += ["--regions", ",".join(regions), "--workers", str(args.workers)]
-    cmd += ["--listen", f"127.0.0.1:{port}", "--state-dir", tmp / f"{name}-state"]
     cmd += ["--log-level", "warning"]  # no line per request
     log = tmp / f"{name}.log"
     return start(cmd, cwd=ROOT, log=log), f"http://127.0.0.1:{port}", log

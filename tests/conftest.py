@@ -9,6 +9,8 @@ import pytest
 from runtime.build import build_manifest
 from runtime.manifest import load
 
+pytest_plugins = ["pytester"]  # tests of our own pytest plugin run pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 APPS = {
     "faults": ROOT / "tests" / "apps" / "faults" / "spin.toml",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,17 +17,8 @@ REGIONS = ["us-east", "eu-west", "ap-south"]
 
 
 @pytest.fixture
-def edge(built: dict[str, Path], tmp_path: Path) -> Iterator[Emulator]:
-    with Emulator(
-        built["todo"],
-        regions=REGIONS,
-        state_dir=tmp_path,
-        build=False,
-        replication_lag="1s",
-        jitter="300ms",
-        seed=11,
-    ) as emulator:
-        yield emulator
+def edge(emulate: Callable[..., Emulator]) -> Emulator:
+    return emulate("todo", regions=REGIONS, replication_lag="1s", jitter="300ms", seed=11)
 
 
 def titles(edge: Emulator, region: str) -> list[str]:

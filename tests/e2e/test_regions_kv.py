@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,16 +16,8 @@ REGIONS = ["us-east", "eu-west", "ap-south"]
 
 
 @pytest.fixture
-def edge(built: dict[str, Path], tmp_path: Path):
-    with Emulator(
-        built["todo"],
-        regions=REGIONS,
-        state_dir=tmp_path,
-        build=False,
-        replication_lag="1s",
-        jitter=0,
-    ) as emulator:
-        yield emulator
+def edge(emulate: Callable[..., Emulator]) -> Emulator:
+    return emulate("todo", regions=REGIONS, replication_lag="1s", jitter=0)
 
 
 def titles(client) -> list[str]:

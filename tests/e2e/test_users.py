@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,10 +15,9 @@ ADA = {"name": "Ada Lovelace", "email": "ada@example.com"}
 
 
 @pytest.fixture
-def edge(built: dict[str, Path], tmp_path: Path) -> Iterator[Emulator]:
+def edge(emulate: Callable[..., Emulator]) -> Emulator:
     # One region for the plain CRUD tests; the regional ones are at the end.
-    with Emulator(built["users"], regions=["us-east"], state_dir=tmp_path, build=False) as emulator:
-        yield emulator
+    return emulate("users", regions=["us-east"])
 
 
 @pytest.fixture
@@ -193,16 +192,8 @@ REGIONS = ["us-east", "eu-west", "ap-south"]
 
 
 @pytest.fixture
-def world(built: dict[str, Path], tmp_path: Path) -> Iterator[Emulator]:
-    with Emulator(
-        built["users"],
-        regions=REGIONS,
-        state_dir=tmp_path,
-        build=False,
-        replication_lag="1s",
-        jitter=0,
-    ) as emulator:
-        yield emulator
+def world(emulate: Callable[..., Emulator]) -> Emulator:
+    return emulate("users", regions=REGIONS, replication_lag="1s", jitter=0)
 
 
 def test_a_user_created_in_one_region_reaches_the_others_after_the_lag(world: Emulator) -> None:

@@ -30,10 +30,10 @@ from _common import (
     wait_until,
 )
 
-from runtime.build import build_manifest
-from runtime.engine import WasmEngine
-from runtime.manifest import load
+from runtime.app.manifest import load
+from runtime.build.incremental import build_manifest
 from runtime.testing import Emulator
+from runtime.wasm.engine import WasmEngine
 
 TODO_DIR = ROOT / "examples" / "todo"
 ROOT_MANIFEST = ROOT / "spin.toml"

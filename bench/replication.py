@@ -47,9 +47,9 @@ from _common import (
     wait_until,
 )
 
-from runtime.clock import VirtualClock
-from runtime.network import Network
-from runtime.replication import BATCH, KVReplicator
+from runtime.regions.clock import VirtualClock
+from runtime.regions.kv_replication import BATCH, KVReplicator
+from runtime.regions.network import Network
 from runtime.stores import StateLayout, StoreRegistry
 
 REGIONS = ["us-east", "eu-west", "ap-south"]

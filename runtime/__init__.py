@@ -1,1 +1,1 @@
-"""Host side of edge: what runs on the developer's machine (manifest, build, engine, server)."""
+"""Host side of edge: what runs on the developer's machine. ARCHITECTURE.md maps its packages."""

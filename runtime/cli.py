@@ -96,8 +96,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from .build import build_manifest
-    from .manifest import load
+    from .app.manifest import load
+    from .build.incremental import build_manifest
 
     manifest = load(args.manifest or Path("spin.toml"))
     build_manifest(manifest, force=args.force, only=args.component, report=console.print)
@@ -105,8 +105,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
+    from .serve.supervisor import run_up
     from .settings import load_settings
-    from .supervisor import run_up
 
     settings = load_settings(
         manifest=args.manifest,
@@ -132,7 +132,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
 
 
 def _cmd_componentize(args: argparse.Namespace) -> int:
-    from .build import componentize
+    from .build.componentize import componentize
 
     seconds = componentize(args.module, args.output, app_dir=args.app_dir, report=console.print)
     size = args.output.stat().st_size / 1e6
@@ -141,8 +141,8 @@ def _cmd_componentize(args: argparse.Namespace) -> int:
 
 
 def _cmd_deploy(args: argparse.Namespace) -> int:
-    from .build import build_manifest
-    from .manifest import load
+    from .app.manifest import load
+    from .build.incremental import build_manifest
 
     manifest_path = args.manifest or Path("spin.toml")
     build_manifest(load(manifest_path), report=console.print)

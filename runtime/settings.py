@@ -20,8 +20,8 @@ from dotenv import dotenv_values
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from .clock import parse_duration
-from .runtime_config import TOKEN_ENV_PREFIX
+from .app.runtime_config import TOKEN_ENV_PREFIX
+from .durations import parse_duration
 
 log = logging.getLogger("edge.settings")
 
@@ -227,7 +227,7 @@ def unknown_edge_keys(env: Mapping[str, str], env_file: str | Path | None) -> li
     if env_file is not None and Path(env_file).is_file():
         keys |= set(dotenv_values(env_file, encoding="utf-8"))
     known = {f"EDGE_{name.upper()}" for name in Settings.model_fields} | _NOT_SETTINGS
-    # EDGE_SQL_TOKEN_<LABEL> carries a database token (runtime.runtime_config).
+    # EDGE_SQL_TOKEN_<LABEL> carries a database token (runtime.app.runtime_config).
     return sorted(
         k
         for k in keys

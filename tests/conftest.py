@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from runtime.build import build_manifest
-from runtime.manifest import load
+from runtime.app.manifest import load
+from runtime.build.incremental import build_manifest
 
 pytest_plugins = ["pytester"]  # tests of our own pytest plugin run pytest
 

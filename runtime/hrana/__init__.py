@@ -26,7 +26,8 @@ INSERT/UPDATE/DELETE leave as it was (the spec leaves it undefined there);
 not use are ignored rather than refused; describe's limits are in describe.py.
 """
 
-from .app import HranaServer, create_hrana_app
+from .app import create_hrana_app
 from .errors import HranaError
+from .server import HranaServer
 
 __all__ = ["HranaError", "HranaServer", "create_hrana_app"]

@@ -2,79 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
-import hmac
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import anyio
 from starlette.applications import Starlette
 
-from .statements import Conn
-from .streams import BatonTable, Stream
-
-DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024  # as the edge server's request bodies
-DEFAULT_IDLE_TIMEOUT = 10.0  # seconds an HTTP stream waits for its next request
-DEFAULT_MAX_STREAMS = 1024  # open HTTP streams per database
-DEFAULT_MAX_THREADS = 32  # statements running at once in worker threads, per app
-
-Connect = Callable[[], Conn]
-
-
-class HranaServer:
-    """What the routes of one app share: its database, the token, limits, the thread limiter."""
-
-    def __init__(
-        self,
-        connect: Connect,
-        *,
-        token: str | None,
-        max_body_bytes: int,
-        idle_timeout: float,
-        max_streams: int,
-        max_threads: int,
-    ) -> None:
-        if max_body_bytes <= 0 or idle_timeout <= 0 or max_streams <= 0 or max_threads <= 0:
-            raise ValueError("limits must be positive")
-        self.connect = connect
-        self.batons = BatonTable(
-            self.new_stream, idle_timeout=idle_timeout, max_streams=max_streams
-        )
-        self._token = token.encode("utf-8") if token else None  # "" means no token
-        self.max_body_bytes = max_body_bytes
-        self._max_threads = max_threads
-        self._limiter: anyio.CapacityLimiter | None = None
-        self._limiter_loop: asyncio.AbstractEventLoop | None = None
-
-    def new_stream(self) -> Stream:
-        # A limiter belongs to one event loop: made in the loop that serves the app.
-        loop = asyncio.get_running_loop()
-        if self._limiter is None or self._limiter_loop is not loop:
-            self._limiter = anyio.CapacityLimiter(self._max_threads)
-            self._limiter_loop = loop
-        return Stream(self.connect, self._limiter)
-
-    def _matches(self, candidate: bytes) -> bool:
-        return self._token is not None and hmac.compare_digest(candidate, self._token)
-
-    def jwt_matches(self, jwt: object) -> bool:
-        """hello's `jwt` against the token; without a configured token anything passes."""
-        if self._token is None:
-            return True
-        return isinstance(jwt, str) and self._matches(jwt.encode("utf-8", "surrogatepass"))
-
-    def bearer_matches(self, authorization: str | None) -> bool:
-        """`Authorization: Bearer <token>`, compared in constant time."""
-        if self._token is None:
-            return True  # libsql-client sends "Bearer None" when it has no token
-        scheme, _, credentials = (authorization or "").partition(" ")
-        # Starlette decodes header bytes as latin-1: encoding back gives the bytes
-        # sent, so a UTF-8 token compares equal to itself.
-        raw = credentials.strip().encode("latin-1", "replace")
-        return scheme.lower() == "bearer" and self._matches(raw)
-
-    async def close(self) -> None:
-        await self.batons.close_all()
+from .http import http_routes
+from .server import (
+    DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_STREAMS,
+    DEFAULT_MAX_THREADS,
+    Connect,
+    HranaServer,
+)
+from .websocket import websocket_routes
 
 
 def create_hrana_app(
@@ -91,9 +33,6 @@ def create_hrana_app(
     Each Hrana stream owns one connection from `connect()`. With `token`, HTTP requests need
     `Authorization: Bearer <token>` and WebSocket clients the token as hello's `jwt`.
     """
-    from .http import http_routes
-    from .websocket import websocket_routes
-
     server = HranaServer(
         connect,
         token=token,

@@ -22,7 +22,6 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from .app import HranaServer
 from .errors import (
     BODY_TOO_LARGE,
     NOT_FOUND,
@@ -33,6 +32,7 @@ from .errors import (
     proto_error,
 )
 from .ops import CONN_REQUESTS, Op, conn_op, cursor_op, sql_text_request
+from .server import HranaServer
 from .statements import SqlTexts
 from .streams import HttpStream
 from .wire import array, dumps, loads, obj, type_of

@@ -32,7 +32,6 @@ from typing import Any
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from .app import HranaServer
 from .errors import (
     CURSOR_EXISTS,
     CURSOR_NOT_FOUND,
@@ -45,6 +44,7 @@ from .errors import (
     proto_error,
 )
 from .ops import CONN_REQUESTS, conn_op, cursor_op, sql_text_request
+from .server import HranaServer
 from .statements import SqlTexts
 from .streams import Stream
 from .wire import UINT32_MAX, dumps_text, int32, integer, loads, obj, type_of

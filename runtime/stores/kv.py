@@ -90,7 +90,7 @@ class TooLarge(KVError):
 
 
 class SupportsNow(Protocol):
-    """A clock object such as `runtime.clock.VirtualClock`."""
+    """A clock object such as `runtime.regions.clock.VirtualClock`."""
 
     def now(self) -> float: ...
 

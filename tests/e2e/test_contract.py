@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from runtime.engine import WasmEngine
-from runtime.manifest import load
+from runtime.app.manifest import load
+from runtime.wasm.engine import WasmEngine
 
 pytestmark = pytest.mark.e2e
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from runtime.history import History, Op, monotonic_reads, read_your_writes
 from runtime.testing import Emulator
+from runtime.testing.kv_history import History, Op, monotonic_reads, read_your_writes
 
 pytestmark = pytest.mark.e2e
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from runtime.errors import EdgeError
-from runtime.sql_history import sql_monotonic_reads, sql_read_your_writes
 from runtime.testing import Emulator
+from runtime.testing.sql_history import sql_monotonic_reads, sql_read_your_writes
 
 from .test_regions_sql import REGIONS, insert, open_emulator, rows, sql
 

@@ -31,9 +31,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from runtime.manifest import load
+from runtime.app.manifest import load
+from runtime.app.variables import VariableResolver
 from runtime.stores import MAX_KEY_BYTES, MAX_VALUE_BYTES
-from runtime.variables import VariableResolver
 
 pytestmark = pytest.mark.e2e
 

@@ -12,8 +12,8 @@ import libsql_client
 import pytest
 from libsql_client import LibsqlError
 
-from runtime.hrana import app as hrana_app
 from runtime.hrana import create_hrana_app
+from runtime.hrana import server as hrana_server
 from runtime.hrana import websocket as hrana_websocket
 from runtime.stores import SqlDatabase
 
@@ -122,13 +122,13 @@ def test_tokens_are_compared_in_constant_time(
     secured: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     compared: list[tuple[bytes, bytes]] = []
-    real = hrana_app.hmac.compare_digest
+    real = hrana_server.hmac.compare_digest
 
     def spy(a: bytes, b: bytes) -> bool:
         compared.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr(hrana_app.hmac, "compare_digest", spy)
+    monkeypatch.setattr(hrana_server.hmac, "compare_digest", spy)
     httpx.post(f"http://{secured}/v1/execute", json={}, headers={"authorization": "Bearer guess"})
 
     async def scenario() -> None:

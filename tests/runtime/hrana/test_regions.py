@@ -11,9 +11,9 @@ import pytest
 from libsql_client import LibsqlError
 
 from runtime.hrana import create_hrana_app
-from runtime.sql_routing import SqlRouter
+from runtime.regions.sql_routing import SqlRouter
 
-from ..sql_cluster import Cluster
+from ..regions.sql_cluster import Cluster
 from .helpers import Pipeline, rows, running
 
 REGIONS = ["us-east", "eu-west"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.clock import VirtualClock
+from runtime.regions.clock import VirtualClock
 from runtime.stores import KVStore
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.clock import VirtualClock
+from runtime.regions.clock import VirtualClock
 from runtime.stores import KVStore, hlc_millis, pack_hlc, unpack_hlc, wins
 
 from .kv_replication_helpers import T0, put

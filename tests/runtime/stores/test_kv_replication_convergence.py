@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runtime.clock import VirtualClock
+from runtime.regions.clock import VirtualClock
 from runtime.stores import KVStore, wins
 
 

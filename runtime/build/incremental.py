@@ -1,0 +1,140 @@
+"""`edge build`: each component's build command, run only when its inputs changed.
+
+The inputs are hashed (the watched files, the command, the framework and
+componentize-py's version) and the hash is stamped beside the output; an
+unchanged component is skipped in milliseconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+
+from ..app.model import ComponentSpec, Manifest
+from .componentize import FRAMEWORK_DIR, BuildError, Report, output_tail
+
+SKIP_DIRS = {".git", ".edge", ".venv", "venv", "__pycache__", "node_modules", ".spin", "target"}
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    component: str
+    output: Path
+    built: bool  # False: inputs unchanged, nothing was done
+    seconds: float
+
+
+def _tool_fingerprint() -> bytes:
+    digest = hashlib.sha256(f"componentize-py {version('componentize-py')}".encode())
+    for path in sorted(FRAMEWORK_DIR.rglob("*")):
+        if path.is_file() and path.suffix in (".py", ".wit"):
+            digest.update(str(path.relative_to(FRAMEWORK_DIR)).encode())
+            digest.update(path.read_bytes())
+    return digest.digest()
+
+
+def _watched_files(workdir: Path, patterns: Iterable[str]) -> list[Path]:
+    files: set[Path] = set()
+    for pattern in patterns:
+        for path in workdir.glob(pattern):
+            relative = path.relative_to(workdir).parts
+            if path.is_file() and not any(part in SKIP_DIRS for part in relative):
+                files.add(path)
+    return sorted(files)
+
+
+def fingerprint(component: ComponentSpec, tools: bytes) -> str:
+    """Hash of everything that goes into a component's build."""
+    assert component.build is not None
+    build = component.build
+    digest = hashlib.sha256(tools)
+    command = build.command if isinstance(build.command, str) else " && ".join(build.command)
+    digest.update(command.encode())
+    for path in _watched_files(build.workdir, build.watch or ("**/*.py",)):
+        digest.update(str(path.relative_to(build.workdir)).encode() + b"\0")
+        digest.update(path.read_bytes())
+    if component.source.is_file():
+        digest.update(hashlib.sha256(component.source.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _stamp_path(component: ComponentSpec) -> Path:
+    # Beside the output, so two manifests sharing a component share its stamp.
+    return component.source.with_name(f".{component.source.name}.edge-build")
+
+
+def _run_command(command: str | list[str] | tuple[str, ...], workdir: Path, cid: str) -> None:
+    commands = [command] if isinstance(command, str) else list(command)
+    env = dict(os.environ)
+    # `edge` and `componentize-py` of this installation come first on PATH.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    for cmd in commands:
+        done = subprocess.run(cmd, shell=True, cwd=workdir, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise BuildError(
+                f"build of component {cid!r} failed: `{cmd}` in {workdir} exited with "
+                f"status {done.returncode}:\n{output_tail(done)}"
+            )
+
+
+def is_stale(component: ComponentSpec, tools: bytes | None = None) -> bool:
+    if component.build is None:
+        return False
+    stamp = _stamp_path(component)
+    if not component.source.is_file() or not stamp.is_file():
+        return True
+    try:
+        recorded = json.loads(stamp.read_text()).get("fingerprint")
+    except (OSError, ValueError):
+        return True
+    return bool(recorded != fingerprint(component, tools or _tool_fingerprint()))
+
+
+def build_manifest(
+    manifest: Manifest,
+    *,
+    force: bool = False,
+    only: Iterable[str] | None = None,
+    report: Report = print,
+) -> list[BuildResult]:
+    """Build each component whose inputs changed since its last build."""
+    tools = _tool_fingerprint()
+    wanted = set(only) if only is not None else None
+    results = []
+    for cid, component in manifest.components.items():
+        if wanted is not None and cid not in wanted:
+            continue
+        if component.build is None:
+            if not component.source.is_file():
+                raise BuildError(
+                    f"component {cid!r}: source {component.source} does not exist and the "
+                    "manifest gives no build command for it"
+                )
+            results.append(BuildResult(cid, component.source, False, 0.0))
+            continue
+        if not force and not is_stale(component, tools):
+            report(f"{cid}: up to date ({component.source.name})")
+            results.append(BuildResult(cid, component.source, False, 0.0))
+            continue
+        report(f"{cid}: building in {component.build.workdir} ...")
+        started = time.perf_counter()
+        _run_command(component.build.command, component.build.workdir, cid)
+        if not component.source.is_file():
+            raise BuildError(
+                f"build of component {cid!r} finished but did not produce {component.source}"
+            )
+        seconds = time.perf_counter() - started
+        stamp = _stamp_path(component)  # beside the output, whose folder exists
+        stamp.write_text(json.dumps({"fingerprint": fingerprint(component, tools)}))
+        size_mb = component.source.stat().st_size / 1e6
+        report(f"{cid}: built {component.source.name} ({size_mb:.1f} MB) in {seconds:.1f} s")
+        results.append(BuildResult(cid, component.source, True, seconds))
+    return results

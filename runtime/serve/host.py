@@ -1,0 +1,279 @@
+"""The app as `edge up` serves it: components, regions, and Spin's HTTP trigger.
+
+`EdgeHost.handle` takes a request already read off the wire, finds the
+component whose trigger route matches (Spin's rules), adds the headers Spin
+adds, and runs it in a fresh instance in the chosen region. It is synchronous
+and must run on the process's wasm thread; the server and the test emulator
+both drive it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from framework.routing import Router
+
+from ..app.model import ComponentSpec, Manifest
+from ..app.variables import VariableResolver
+from ..errors import EdgeError
+from ..regions.clock import Clock, RealClock
+from ..regions.network import Network
+from ..regions.sql_routing import DEFAULT_WRITE_TIMEOUT, RoutedConnection, SqlRouter
+from ..stores import KVStore, ReplicaSync, SqlConnection, StateLayout, StoreRegistry
+from ..wasm.bindings import Grants, HostServices
+from ..wasm.engine import WasmEngine
+from ..wasm.instances import (
+    ComponentRunner,
+    DeadlineExceeded,
+    GuestFailure,
+    HttpRequest,
+    HttpResponse,
+)
+
+if TYPE_CHECKING:  # libsql-client (and aiohttp) load only when a runtime config needs them
+    from ..stores.remote import RemoteDatabase
+
+log = logging.getLogger("edge.host")
+
+# (region, label, store) -> what the guest's key-value calls go to (the emulator
+# wraps stores to record their history).
+KVWrapper = Callable[[str, str, KVStore], object]
+# (region, label, connection) -> what the guest's SQL calls go to (likewise).
+SqlWrapper = Callable[[str, str, SqlConnection | RoutedConnection], object]
+
+
+@dataclass(frozen=True)
+class HostLimits:
+    deadline_ms: int = 5000
+    memory_limit_bytes: int = 256 * 1024 * 1024
+    pool_size: int = 4
+
+
+def _json_error(status: int, message: str) -> HttpResponse:
+    body = json.dumps({"error": message}).encode()
+    return HttpResponse(status, [("content-type", "application/json")], body)
+
+
+class Region:
+    """One emulated edge region: its own stores and its own instances."""
+
+    def __init__(
+        self,
+        name: str,
+        host: EdgeHost,
+        layout: StateLayout,
+    ) -> None:
+        self.name = name
+        self.stores = StoreRegistry(layout, name, clock=host.clock.now)
+        self._kv_wrapper = host.kv_wrapper
+        self.runners: dict[str, ComponentRunner] = {}
+        for cid, spec in host.manifest.components.items():
+            services = HostServices(
+                grants=Grants(
+                    cid, frozenset(spec.key_value_stores), frozenset(spec.sqlite_databases)
+                ),
+                open_kv=self._open_kv,
+                connect_sql=lambda label: host.connect_sql(self.name, label),
+                resolve_variable=functools.partial(host.variables.resolve, cid),
+            )
+            self.runners[cid] = ComponentRunner(
+                host.engine,
+                host.components[cid],
+                services,
+                deadline_ms=host.limits.deadline_ms,
+                memory_limit_bytes=host.limits.memory_limit_bytes,
+                pool_size=host.limits.pool_size,
+            )
+
+    def _open_kv(self, label: str) -> object:
+        store = self.stores.kv(label)
+        return store if self._kv_wrapper is None else self._kv_wrapper(self.name, label, store)
+
+    def refill_one(self) -> bool:
+        """Make one instance for the emptiest pool; True if any pool is still short."""
+        short = [r for r in self.runners.values() if r.pool_len() < r.pool_size]
+        if not short:
+            return False
+        min(short, key=lambda r: r.pool_len()).refill_one()
+        return len(short) > 1 or short[0].pool_len() < short[0].pool_size
+
+    def close(self) -> None:
+        self.stores.close_all()
+
+
+class EdgeHost:
+    def __init__(
+        self,
+        manifest: Manifest,
+        *,
+        state_dir: Path,
+        regions: list[str],
+        default_region: str | None = None,
+        limits: HostLimits | None = None,
+        engine: WasmEngine | None = None,
+        env: Mapping[str, str] | None = None,
+        clock: Clock | None = None,
+        kv_wrapper: KVWrapper | None = None,
+        sql_wrapper: SqlWrapper | None = None,
+        primary_region: str | None = None,
+        network: Callable[[], Network] | None = None,
+        sql_write_timeout: float = DEFAULT_WRITE_TIMEOUT,
+        remote_sql: Mapping[str, RemoteDatabase] | None = None,
+    ) -> None:
+        if not regions:
+            raise EdgeError("at least one region is needed")
+        self.manifest = manifest
+        self.clock: Clock = clock or RealClock()
+        self.kv_wrapper = kv_wrapper
+        self.sql_wrapper = sql_wrapper
+        # Labels on a remote libSQL server (runtime config): outside every region.
+        # The host closes them.
+        self.remote_sql = dict(remote_sql or {})
+        self.limits = limits or HostLimits()
+        self.engine = engine or WasmEngine()
+        self.engine.start_ticker()
+        # Explicit `env` (tests) means exactly that environment, no `.env` file.
+        self.variables = VariableResolver(
+            manifest,
+            os.environ if env is None else env,
+            dotenv_path=Path(".env") if env is None else None,
+        )
+        self.variables.check_required(list(manifest.components))
+        self.components = {
+            cid: self.engine.load(spec.source) for cid, spec in manifest.components.items()
+        }
+        self.router: Router = Router()
+        for route, cid in manifest.routes():
+            self.router.add(route, cid)
+        layout = StateLayout(state_dir)
+        self.regions = {name: Region(name, self, layout) for name in regions}
+        self.default_region = default_region or regions[0]
+        self.primary_region = primary_region or self.default_region
+        if self.primary_region not in self.regions:
+            raise EdgeError(
+                f"primary region {self.primary_region!r} is not one of the regions "
+                f"({', '.join(regions)})"
+            )
+        fixed = Network(list(regions))
+        self.replica_sync = ReplicaSync(layout, self.primary_region, self.clock.now)
+        self.sql = SqlRouter(
+            {name: region.stores for name, region in self.regions.items()},
+            self.primary_region,
+            network=network or (lambda: fixed),
+            clock=self.clock,
+            sync=self.replica_sync,
+            write_timeout=sql_write_timeout,
+        )
+
+    def kv_labels(self) -> list[str]:
+        """Every key-value store some component of the app may open."""
+        return app_labels(self.manifest)[0]
+
+    def sql_labels(self) -> list[str]:
+        """Every emulated SQL database some component of the app may open."""
+        return app_labels(self.manifest, self.remote_sql)[1]
+
+    def connect_sql(self, region: str, label: str) -> object:
+        """The connection a guest's `open` gets: remote, or in the region (maybe wrapped)."""
+        remote = self.remote_sql.get(label)
+        if remote is not None:
+            return remote.connect()
+        conn = self.sql.connect(region, label)
+        return conn if self.sql_wrapper is None else self.sql_wrapper(region, label, conn)
+
+    def spec(self, component_id: str) -> ComponentSpec:
+        return self.manifest.components[component_id]
+
+    def refill_one(self) -> bool:
+        """One step of background instantiation (the wasm thread's idle hook)."""
+        return any([region.refill_one() for region in self.regions.values()])
+
+    def prefill(self) -> None:
+        while self.refill_one():
+            pass
+
+    def handle(
+        self,
+        region: str,
+        method: str,
+        url: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        client_addr: str = "127.0.0.1:0",
+    ) -> HttpResponse:
+        parts = urlsplit(url)
+        path = parts.path or "/"
+        match = self.router.match(method, path)
+        if match is None:
+            return _json_error(404, "not found")
+        cid = match.handler
+        spin_headers = spin_request_headers(
+            url, match.route, match.params, match.path_info, client_addr
+        )
+        merged = [(k, v) for k, v in headers if not k.lower().startswith("spin-")]
+        request = HttpRequest(method, url, merged + spin_headers, body)
+        runner = self.regions[region].runners[cid]
+        try:
+            return runner.handle(request)
+        except DeadlineExceeded as exc:
+            log.error("%s%s", exc, _indent(exc.guest_output))
+            return _json_error(504, "the handler exceeded its CPU time limit")
+        except GuestFailure as exc:
+            log.error("%s%s", exc, _indent(exc.guest_output))
+            return _json_error(500, "internal server error")
+
+    def close(self) -> None:
+        for region in self.regions.values():
+            region.close()
+        self.replica_sync.close()
+        for remote in self.remote_sql.values():
+            remote.close()
+        self.engine.close()
+
+
+def app_labels(manifest: Manifest, remote: Collection[str] = ()) -> tuple[list[str], list[str]]:
+    """The key-value store and SQL database labels that the app's components use.
+
+    SQL databases in `remote` (on a libSQL server, from the runtime config) are
+    left out: they are not emulated, so not replicated nor served over Hrana.
+    """
+    components = manifest.components.values()
+    kv = {label for c in components for label in c.key_value_stores}
+    sql = {label for c in components for label in c.sqlite_databases} - set(remote)
+    return sorted(kv), sorted(sql)
+
+
+def _indent(text: str) -> str:
+    if not text.strip():
+        return ""
+    return "\n" + "\n".join("    " + line for line in text.rstrip().splitlines())
+
+
+def spin_request_headers(
+    url: str,
+    route: str,
+    params: Mapping[str, str],
+    path_info: str,
+    client_addr: str,
+) -> list[tuple[str, str]]:
+    """The headers Spin's HTTP trigger adds to every request it routes."""
+    component_route = route[: -len("/...")] if route.endswith("/...") else route
+    headers = [
+        ("spin-full-url", url),
+        ("spin-path-info", path_info),
+        ("spin-matched-route", route),
+        ("spin-raw-component-route", route),
+        ("spin-component-route", component_route),
+        ("spin-base-path", "/"),
+        ("spin-client-addr", client_addr),
+    ]
+    headers += [(f"spin-path-match-{name}", value) for name, value in params.items()]
+    return headers

@@ -1,0 +1,161 @@
+"""The HTTP side of `edge up`: a starlette app served by hypercorn.
+
+The server reads requests (bounded bodies), picks the region, and hands the
+request to the wasm thread; it never touches wasm itself. Inspection endpoints
+under `/_edge/` answer loopback clients only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+import time
+from dataclasses import dataclass
+
+from hypercorn.asyncio import serve
+from hypercorn.config import Config as HypercornConfig
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..regions.control import ControlFile
+from ..wasm.instances import HttpResponse
+from ..wasm.thread import WasmThread
+from .admin import REGION_HEADER, admin_routes
+from .host import EdgeHost
+
+log = logging.getLogger("edge.http")
+
+
+@dataclass
+class ServerOptions:
+    max_body_bytes: int
+    public_url: str
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise BodyTooLarge
+    return bytes(body)
+
+
+def pick_region(request: Request, host: EdgeHost) -> str | None:
+    """Region by `x-edge-region`, then by host name (`eu-west.localhost`), else default."""
+    named = request.headers.get(REGION_HEADER)
+    if named is not None:
+        return named if named in host.regions else None
+    hostname = (request.url.hostname or "").lower()
+    first = hostname.split(".")[0] if "." in hostname else ""
+    return first if first in host.regions else host.default_region
+
+
+def _to_starlette(resp: HttpResponse, region: str) -> Response:
+    status = resp.status if 100 <= resp.status <= 599 else 500
+    out = Response(content=resp.body, status_code=status)
+    headers = [
+        (k.lower().encode("latin-1"), v.encode("latin-1", "replace"))
+        for k, v in resp.headers
+        if k.lower() not in ("content-length", "transfer-encoding", "connection")
+    ]
+    headers.append((b"content-length", str(len(resp.body)).encode()))
+    headers.append((REGION_HEADER.encode(), region.encode()))
+    out.raw_headers = headers
+    return out
+
+
+def create_app(
+    host: EdgeHost, wasm: WasmThread, control: ControlFile, options: ServerOptions
+) -> Starlette:
+    async def edge_request(request: Request) -> Response:
+        started = time.perf_counter()
+        region = pick_region(request, host)
+        if region is None:
+            wanted = request.headers.get(REGION_HEADER)
+            known = ", ".join(host.regions)
+            response: Response = JSONResponse(
+                {"error": f"unknown region {wanted!r}; regions are: {known}"}, status_code=400
+            )
+        else:
+            response = await _dispatch(request, region)
+        elapsed = (time.perf_counter() - started) * 1000
+        log.info(
+            "%s %s %d %.1fms %s",
+            request.method,
+            request.url.path,
+            response.status_code,
+            elapsed,
+            region or "-",
+        )
+        return response
+
+    async def _dispatch(request: Request, region: str) -> Response:
+        try:
+            body = await read_body(request, options.max_body_bytes)
+        except BodyTooLarge:
+            message = f"request body larger than {options.max_body_bytes} bytes"
+            return JSONResponse({"error": message}, status_code=413)
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"]]
+        client = f"{request.client.host}:{request.client.port}" if request.client else "0.0.0.0:0"
+        future = wasm.submit(
+            host.handle, region, request.method, str(request.url), headers, body, client
+        )
+        result = await asyncio.wrap_future(future)
+        return _to_starlette(result, region)
+
+    methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+    return Starlette(
+        routes=[
+            *admin_routes(host, wasm, control, options.public_url),
+            Route("/{path:path}", edge_request, methods=methods),
+        ]
+    )
+
+
+def hypercorn_config(bind: str) -> HypercornConfig:
+    config = HypercornConfig()
+    config.bind = [bind]
+    config.accesslog = None  # the app logs each request itself, with its region
+    config.errorlog = logging.getLogger("edge.hypercorn")
+    config.graceful_timeout = 2.0
+    config.keep_alive_timeout = 5.0
+    return config
+
+
+async def serve_forever(app: Starlette, bind: str) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await serve(app, hypercorn_config(bind), shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+
+
+def bound_socket(host: str, port: int, *, listen: bool) -> socket.socket:
+    """A socket on HOST:PORT with SO_REUSEPORT.
+
+    Each worker process listens on its own socket of the same port, and the
+    kernel spreads new connections across them; one shared socket let a single
+    worker win every connection of a burst while the others idled. The
+    supervisor binds one that does not listen, to claim the port and report a
+    clash before any worker starts.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    if listen:
+        sock.listen(1024)
+    return sock

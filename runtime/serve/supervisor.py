@@ -1,0 +1,219 @@
+"""`edge up`: build what is stale, compile once, then run and watch the workers."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+from rich.table import Table
+
+from ..app.manifest import load
+from ..app.model import Manifest
+from ..app.runtime_config import load_runtime_config
+from ..build.incremental import build_manifest
+from ..durations import parse_duration
+from ..errors import EdgeError
+from ..logs import console
+from ..regions.control import ControlFile
+from ..regions.network import Network
+from ..settings import Settings
+from ..wasm.engine import WasmEngine
+from .host import app_labels
+from .hrana_service import HranaService
+from .server import bound_socket
+from .worker import SETTINGS_ENV, public_url, replication_loop, serve
+
+log = logging.getLogger("edge.up")
+
+RESTART_BACKOFF_SECONDS = 1.0
+
+
+@dataclass
+class WorkerProcess:
+    index: int
+    process: subprocess.Popen[bytes]
+    started: float = field(default_factory=time.monotonic)
+
+
+def prepare(settings: Settings, *, build: bool = True) -> Manifest:
+    """Build stale components and fill the compile cache before any worker starts."""
+    manifest = load(settings.manifest)
+    if build:
+        build_manifest(manifest, report=lambda line: console.print(f"[dim]build[/] {line}"))
+    engine = WasmEngine(settings.cache_dir)
+    for cid, spec in manifest.components.items():
+        if not engine.is_cached(spec.source):
+            started = time.perf_counter()
+            with console.status(f"compiling {cid} (once per distinct .wasm) ..."):
+                engine.load(spec.source)
+            console.print(f"[dim]compile[/] {cid}: {time.perf_counter() - started:.1f} s")
+    return manifest
+
+
+def banner(
+    manifest: Manifest,
+    settings: Settings,
+    hrana: HranaService | None = None,
+    remote: list[str] | None = None,
+) -> None:
+    url = public_url(settings)
+    table = Table(title=f"{manifest.name} on {url}", show_header=True, header_style="bold")
+    table.add_column("route")
+    table.add_column("component")
+    table.add_column("url")
+    for route, cid in manifest.routes():
+        table.add_row(route, cid, url + route.removesuffix("/..."))
+    console.print(table)
+    regions = ", ".join(
+        f"{r}{' (default)' if r == (settings.default_region or settings.regions[0]) else ''}"
+        for r in settings.regions
+    )
+    console.print(f"regions: {regions}; pick one with the x-edge-region header")
+    _, sql_labels = app_labels(manifest, remote or ())
+    if sql_labels:
+        console.print(
+            f"SQL primary: {settings.primary_region} (databases: {', '.join(sql_labels)}); "
+            "other regions read replicas and send writes there"
+        )
+    if hrana is not None:
+        urls = Table(title="databases over Hrana (libSQL clients; ws:// too)", header_style="bold")
+        urls.add_column("database")
+        urls.add_column("region")
+        urls.add_column("url")
+        for e in hrana.endpoints:
+            role = " (primary)" if e.region == settings.primary_region else ""
+            urls.add_row(e.database, e.region + role, e.url)
+        console.print(urls)
+    console.print(f"state: {settings.state_dir}; workers: {settings.workers}")
+
+
+def _spawn(index: int, settings: Settings) -> WorkerProcess:
+    env = dict(os.environ)
+    env[SETTINGS_ENV] = settings.model_dump_json()
+    process = subprocess.Popen([sys.executable, "-m", "runtime.serve.worker"], env=env)
+    return WorkerProcess(index, process)
+
+
+def run_up(settings: Settings, *, build: bool = True) -> int:
+    # Checked first, so that a bad file is one clear error, not failing workers.
+    remote = remote_labels(settings)
+    manifest = prepare(settings, build=build)
+    host, port = settings.listen_address
+    try:
+        claim = bound_socket(host, port, listen=False)
+    except OSError as exc:
+        raise EdgeError(f"cannot listen on {settings.listen}: {exc.strerror}") from exc
+    control = ControlFile(settings.state_dir)
+    control.initialise(
+        Network(
+            list(settings.regions),
+            lag=parse_duration(settings.replication_lag),
+            jitter=parse_duration(settings.jitter),
+            seed=settings.seed,
+        )
+    )
+    hrana = start_hrana(settings, manifest, control, remote)
+    banner(manifest, settings, hrana, remote)
+    try:
+        if settings.workers == 1:
+            # One worker: serve (and replicate) in this process, no supervisor needed.
+            claim.close()
+            serve(settings, replicate=True)
+            return 0
+        loop = replication_loop(settings, app_labels(manifest, remote), control)
+        try:
+            return _supervise(settings)
+        finally:
+            loop.stop()
+            claim.close()
+    finally:
+        if hrana is not None:
+            hrana.stop()
+
+
+def remote_labels(settings: Settings) -> list[str]:
+    """SQL databases that the runtime config puts on a libSQL server (printed as read)."""
+    if settings.runtime_config_file is None:
+        return []
+    config = load_runtime_config(settings.runtime_config_file)
+    for line in config.summary():
+        console.print(line, highlight=False, markup=False)
+    return sorted(config.libsql)
+
+
+def start_hrana(
+    settings: Settings, manifest: Manifest, control: ControlFile, remote: list[str]
+) -> HranaService | None:
+    """The Hrana endpoints of every region's databases (None if the app has no database)."""
+    _, databases = app_labels(manifest, remote)
+    if not databases:
+        return None
+    host, port = settings.listen_address
+    token = settings.hrana_token.get_secret_value() if settings.hrana_token else None
+    if token is None and not ipaddress.ip_address(_resolve(host)).is_loopback:
+        # Without a token the databases must not be reachable from elsewhere.
+        log.warning("no hrana_token set: the Hrana endpoints listen on 127.0.0.1 only")
+        host = "127.0.0.1"
+    first = settings.hrana_port
+    if first is None:
+        first = port + 1 if port else 0
+    assert settings.primary_region is not None
+    service = HranaService(
+        settings.state_dir,
+        settings.regions,
+        databases,
+        settings.primary_region,
+        control,
+        host=host,
+        first_port=first,
+        token=token,
+        write_timeout=parse_duration(settings.sql_write_timeout),
+        max_body_bytes=settings.max_body_bytes,
+    )
+    service.start()
+    return service
+
+
+def _resolve(host: str) -> str:
+    try:
+        return str(socket.getaddrinfo(host, None)[0][4][0])
+    except OSError:
+        return host
+
+
+def _supervise(settings: Settings) -> int:
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    workers = [_spawn(i, settings) for i in range(settings.workers)]
+    while not stopping:
+        time.sleep(0.2)
+        for i, worker in enumerate(workers):
+            code = worker.process.poll()
+            if code is None or stopping:
+                continue
+            log.error("worker %d exited with status %s; restarting", worker.index, code)
+            if time.monotonic() - worker.started < RESTART_BACKOFF_SECONDS:
+                time.sleep(RESTART_BACKOFF_SECONDS)
+            workers[i] = _spawn(worker.index, settings)
+    for worker in workers:
+        if worker.process.poll() is None:
+            worker.process.send_signal(signal.SIGTERM)
+    for worker in workers:
+        try:
+            worker.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            worker.process.kill()
+    return 0

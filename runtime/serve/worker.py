@@ -1,0 +1,133 @@
+"""One serving process of `edge up`: a wasm thread, an EdgeHost and hypercorn.
+
+wasmtime-py runs wasm on one thread per process, so `edge up` scales with
+processes: the supervisor claims the address and starts N of these, each
+listening on a socket of its own on the same port (SO_REUSEPORT).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+
+from ..app.manifest import load
+from ..durations import parse_duration
+from ..logs import setup_logging
+from ..regions.control import ControlFile
+from ..regions.replication import ReplicationLoop
+from ..settings import Settings
+from ..stores import StateLayout
+from ..stores.remote import open_remote_databases
+from ..wasm.engine import WasmEngine
+from ..wasm.thread import WasmThread
+from .host import EdgeHost, HostLimits, app_labels
+from .server import ServerOptions, bound_socket, create_app, serve_forever
+
+log = logging.getLogger("edge.worker")
+
+SETTINGS_ENV = "EDGE_WORKER_SETTINGS"
+
+
+def start_host(settings: Settings, control: ControlFile) -> tuple[EdgeHost, WasmThread]:
+    """Build the host on its wasm thread, with its pools filled, ready to serve."""
+    holder: dict[str, EdgeHost] = {}
+
+    def idle() -> bool:
+        host = holder.get("host")
+        return host.refill_one() if host is not None else False
+
+    wasm = WasmThread(idle=idle)
+    manifest = load(settings.manifest)
+    remote_sql = open_remote_databases(settings.runtime_config_file)
+
+    def make() -> EdgeHost:
+        host = EdgeHost(
+            manifest,
+            state_dir=settings.state_dir,
+            regions=list(settings.regions),
+            default_region=settings.default_region,
+            limits=HostLimits(
+                deadline_ms=settings.deadline_ms,
+                memory_limit_bytes=settings.memory_limit_mb * 1024 * 1024,
+                pool_size=settings.pool_size,
+            ),
+            engine=WasmEngine(settings.cache_dir),
+            primary_region=settings.primary_region,
+            network=control.load,
+            sql_write_timeout=parse_duration(settings.sql_write_timeout),
+            remote_sql=remote_sql,
+        )
+        host.prefill()
+        return host
+
+    holder["host"] = host = wasm.call(make)
+    return host, wasm
+
+
+def public_url(settings: Settings) -> str:
+    host, port = settings.listen_address
+    if host in ("127.0.0.1", "::1", "localhost"):
+        host = "localhost"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def serve(settings: Settings, *, replicate: bool = False) -> None:
+    """Serve on the listen address, on a socket of this process's own.
+
+    With `replicate`, this process also runs the replication loop (the
+    single-process `edge up`); otherwise the supervisor runs it.
+    """
+    address, port = settings.listen_address
+    sock = bound_socket(address, port, listen=True)
+    control = ControlFile(settings.state_dir)  # one cache of network.json per process
+    host, wasm = start_host(settings, control)
+    loop = (
+        replication_loop(settings, app_labels(host.manifest, host.remote_sql), control)
+        if replicate
+        else None
+    )
+    options = ServerOptions(settings.max_body_bytes, public_url(settings))
+    app = create_app(host, wasm, control, options)
+    try:
+        # hypercorn takes the descriptor over and closes it when it stops.
+        asyncio.run(serve_forever(app, f"fd://{sock.detach()}"))
+    finally:
+        if loop is not None:
+            loop.stop()
+        wasm.call(host.close)
+        wasm.stop()
+
+
+def replication_loop(
+    settings: Settings, labels: tuple[list[str], list[str]], control: ControlFile
+) -> ReplicationLoop:
+    kv_labels, sql_labels = labels
+    assert settings.primary_region is not None  # filled in by Settings
+    loop = ReplicationLoop(
+        StateLayout(settings.state_dir),
+        settings.regions,
+        kv_labels,
+        sql_labels,
+        settings.primary_region,
+        control,
+    )
+    loop.start()
+    return loop
+
+
+def main() -> None:
+    settings = Settings.model_validate_json(os.environ[SETTINGS_ENV])
+    setup_logging(settings.log_level)
+    try:
+        serve(settings)
+    except KeyboardInterrupt:
+        pass
+    except Exception:
+        log.exception("worker failed")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

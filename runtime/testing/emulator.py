@@ -1,0 +1,358 @@
+"""Testing edge apps in process: the real components, the real stores, no server.
+
+    with Emulator("examples/todo/spin.toml", regions=["us-east", "eu-west"],
+                  replication_lag="1s") as edge:
+        us, eu = edge.client("us-east"), edge.client("eu-west")
+        us.post("/todos", json={"title": "x"})
+        assert eu.get("/todos").json() == []        # not replicated yet
+        edge.advance("1s")                          # the virtual clock: nothing sleeps
+        assert len(eu.get("/todos").json()) == 1
+
+Requests go through the same `EdgeHost` that `edge up` serves (Spin routing and
+headers, fresh instance per request, deadlines), on the calling thread. Time is
+virtual: replication happens exactly when the test advances the clock, the
+same way for the same seed.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from ..app.manifest import load
+from ..build.incremental import build_manifest
+from ..durations import parse_duration
+from ..errors import EdgeError
+from ..regions.clock import VirtualClock
+from ..regions.kv_replication import KVReplicator
+from ..regions.network import DEFAULT_JITTER, Network
+from ..regions.replication import Replication
+from ..regions.sql_replication import SqlReplicator
+from ..regions.sql_routing import RoutedConnection
+from ..serve.admin import REGION_HEADER
+from ..serve.host import EdgeHost, HostLimits
+from ..stores import KVStore, SqlConnection, SqlDatabase
+from ..wasm.engine import WasmEngine
+from .kv_history import (
+    History,
+    RecordingKV,
+    assert_convergence,
+    assert_monotonic_reads,
+    assert_read_your_writes,
+)
+from .sql_history import (
+    RecordingSql,
+    SqlHistory,
+    assert_sql_convergence,
+    assert_sql_monotonic_reads,
+    assert_sql_read_your_writes,
+)
+
+DEFAULT_REGIONS = ["us-east", "eu-west", "ap-south"]
+
+
+@dataclass
+class TestResponse:
+    status_code: int
+    headers: dict[str, str]
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        return jsonlib.loads(self.content)
+
+
+class Client:
+    """Requests to one region of an Emulator; mirrors the basic httpx API."""
+
+    def __init__(self, emulator: Emulator, region: str) -> None:
+        self.emulator = emulator
+        self.region = region
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        content: bytes | str | None = None,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> TestResponse:
+        sent = {k.lower(): v for k, v in (headers or {}).items()}
+        body = b""
+        if json is not None:
+            body = jsonlib.dumps(json).encode()
+            sent.setdefault("content-type", "application/json")
+        elif content is not None:
+            body = content.encode() if isinstance(content, str) else content
+        if params:
+            path += ("&" if "?" in path else "?") + urlencode(params)
+        sent.setdefault("host", "localhost")
+        sent["content-length"] = str(len(body))
+        url = f"http://{sent['host']}{path}"
+        resp = self.emulator.host.handle(
+            self.region, method.upper(), url, list(sent.items()), body, "127.0.0.1:40000"
+        )
+        # The replicas start to fall behind when the primary commits, not later.
+        self.emulator.replicator.sql.poll()
+        merged: dict[str, str] = {}
+        for k, v in resp.headers:
+            merged[k.lower()] = f"{merged[k.lower()]}, {v}" if k.lower() in merged else v
+        merged[REGION_HEADER] = self.region  # as `edge up` answers
+        return TestResponse(resp.status, merged, resp.body)
+
+    def get(self, path: str, **kw: Any) -> TestResponse:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, **kw: Any) -> TestResponse:
+        return self.request("POST", path, **kw)
+
+    def put(self, path: str, **kw: Any) -> TestResponse:
+        return self.request("PUT", path, **kw)
+
+    def patch(self, path: str, **kw: Any) -> TestResponse:
+        return self.request("PATCH", path, **kw)
+
+    def delete(self, path: str, **kw: Any) -> TestResponse:
+        return self.request("DELETE", path, **kw)
+
+
+class Emulator:
+    def __init__(
+        self,
+        manifest: str | Path = "spin.toml",
+        *,
+        regions: list[str] | None = None,
+        state_dir: str | Path | None = None,
+        deadline_ms: int = 5000,
+        memory_limit_mb: int = 256,
+        build: bool = True,
+        env: Mapping[str, str] | None = None,
+        cache_dir: Path | None = None,
+        replication_lag: str | float = "1s",
+        jitter: str | float = DEFAULT_JITTER,
+        seed: int = 0,
+        clock: str = "virtual",
+        record_history: bool = True,
+        primary_region: str | None = None,
+        sql_write_timeout: str | float = "2s",
+    ) -> None:
+        if clock != "virtual":
+            raise ValueError("the Emulator runs on the virtual clock; `edge up` uses the real one")
+        self.clock = VirtualClock()
+        self.manifest = load(manifest)
+        if build:
+            build_manifest(self.manifest, report=lambda line: None)
+        self._tmp = None if state_dir is not None else tempfile.TemporaryDirectory(prefix="edge-")
+        self.state_dir = Path(state_dir) if state_dir is not None else Path(self._tmp.name)  # type: ignore[union-attr]
+        self.regions = list(regions or DEFAULT_REGIONS)
+        # Every key-value op and SQL statement a guest makes, per region (see
+        # kv_history and sql_history).
+        self._history = History() if record_history else None
+        self._sql_history = SqlHistory() if record_history else None
+        self.network = Network(
+            self.regions,
+            lag=parse_duration(replication_lag),
+            jitter=parse_duration(jitter),
+            seed=seed,
+        )
+        self.host = EdgeHost(
+            self.manifest,
+            state_dir=self.state_dir,
+            regions=self.regions,
+            limits=HostLimits(
+                deadline_ms=deadline_ms,
+                memory_limit_bytes=memory_limit_mb * 1024 * 1024,
+                pool_size=1,
+            ),
+            engine=WasmEngine(cache_dir),
+            env=env,
+            clock=self.clock,
+            kv_wrapper=self._record_kv if record_history else None,
+            sql_wrapper=self._record_sql if record_history else None,
+            primary_region=primary_region,
+            network=lambda: self.network,
+            sql_write_timeout=parse_duration(sql_write_timeout),
+        )
+        self.primary_region = self.host.primary_region
+        registries = {name: region.stores for name, region in self.host.regions.items()}
+        self.replicator = Replication(
+            KVReplicator(registries, self.host.kv_labels(), self.network, self.clock),
+            SqlReplicator(
+                registries,
+                self.host.sql_labels(),
+                self.primary_region,
+                self.network,
+                self.clock,
+                self.host.replica_sync,
+            ),
+        )
+
+    # --- time -------------------------------------------------------------------------
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    def advance(self, duration: str | float) -> int:
+        """Move the virtual clock forward, replicating exactly what falls due on the way."""
+        target = self.clock.now() + parse_duration(duration)
+        delivered = self.replicator.step()
+        while (due := self.replicator.next_due()) is not None and due <= target:
+            self.clock.advance_to(due)
+            delivered += self.replicator.step()
+        self.clock.advance_to(target)
+        return delivered + self.replicator.step()
+
+    def settle(self, limit: str | float = "1h") -> float:
+        """Advance until nothing is left to deliver; returns the virtual seconds it took.
+
+        Raises if a partition keeps some change from ever arriving.
+        """
+        started = self.clock.now()
+        deadline = started + parse_duration(limit)
+        self.replicator.step()
+        while (due := self.replicator.next_due()) is not None:
+            if due > deadline:
+                raise EdgeError(f"replication did not settle within {limit}")
+            self.clock.advance_to(due)
+            self.replicator.step()
+        if self.replicator.pending():
+            cut = ", ".join(self.network.cut_names())
+            raise EdgeError(f"cannot settle: changes wait on partitioned links ({cut}); heal first")
+        return self.clock.now() - started
+
+    # --- history ----------------------------------------------------------------------
+
+    @property
+    def history(self) -> History:
+        """The key-value ops the guests made, in order (needs `record_history=True`)."""
+        if self._history is None:
+            raise RuntimeError("history recording is off: use Emulator(record_history=True)")
+        return self._history
+
+    def _record_kv(self, region: str, label: str, store: KVStore) -> RecordingKV:
+        return RecordingKV(store, self.history, label=label, clock=self.clock.now, region=region)
+
+    @property
+    def sql_history(self) -> SqlHistory:
+        """The SQL statements the guests ran, in order, with the states they saw."""
+        if self._sql_history is None:
+            raise RuntimeError("history recording is off: use Emulator(record_history=True)")
+        return self._sql_history
+
+    def _record_sql(
+        self, region: str, label: str, conn: SqlConnection | RoutedConnection
+    ) -> RecordingSql:
+        copies = self.sql_replicas(label)
+        return RecordingSql(
+            conn,
+            self.sql_history,
+            region=region,
+            label=label,
+            local=copies[region],
+            primary=copies[self.primary_region],
+            clock=self.clock.now,
+        )
+
+    def kv_replicas(self) -> dict[str, dict[str, KVStore]]:
+        """label -> region -> that region's replica of the key-value store."""
+        labels = sorted(set(self.replicator.kv.labels) | {op.label for op in self.history.ops()})
+        return {
+            label: {name: region.stores.kv(label) for name, region in self.host.regions.items()}
+            for label in labels
+        }
+
+    def sql_replicas(self, label: str = "default") -> dict[str, SqlDatabase]:
+        """region -> that region's copy of the database (the primary's is writable)."""
+        return {
+            name: region.stores.sql(label, read_only=name != self.primary_region)
+            for name, region in self.host.regions.items()
+        }
+
+    def check_read_your_writes(self) -> None:
+        """AssertionError unless every region read its own writes (or later winners).
+
+        Key-value reads by key; SQL by database state (sql_history).
+        """
+        assert_read_your_writes(self.history)
+        assert_sql_read_your_writes(self.sql_history)
+
+    def check_monotonic_reads(self) -> None:
+        """AssertionError if a region's reads ever went back to older data.
+
+        For SQL, also if a region saw a state its primary never had.
+        """
+        assert_monotonic_reads(self.history)
+        assert_sql_monotonic_reads(self.sql_history)
+
+    def check_convergence(self, settle: bool = True) -> None:
+        """AssertionError unless all replicas agree on every recorded write.
+
+        Key-value replicas must hold the LWW winner of each key's writes; SQL
+        copies must equal the primary's last recorded state. Settles replication
+        first (which raises while a partition holds changes back) unless
+        `settle` is False.
+        """
+        if settle:
+            self.settle()
+        assert_convergence(self.history, self.kv_replicas())
+        labels = sorted({op.label for op in self.sql_history.ops()})
+        assert_sql_convergence(self.sql_history, {lb: self.sql_replicas(lb) for lb in labels})
+
+    # --- faults -----------------------------------------------------------------------
+
+    def partition(self, region: str, other: str | None = None) -> None:
+        """Cut `region` off from all others, or only from `other`."""
+        self.network.partition(region, other)
+
+    def heal(self, region: str | None = None, other: str | None = None) -> None:
+        self.network.heal(self.clock.now(), region, other)
+
+    def set_lag(
+        self,
+        lag: str | float,
+        region: str | None = None,
+        other: str | None = None,
+        jitter: str | float | None = None,
+    ) -> None:
+        self.network.set_lag(
+            parse_duration(lag), region, other, None if jitter is None else parse_duration(jitter)
+        )
+
+    def replicas_agree(self, label: str = "default") -> bool:
+        """Whether every region has the same data in the store and/or database `label`."""
+        return self.replicator.agree(label)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "now": self.clock.now(),
+            "primary_region": self.primary_region,
+            "links": self.network.describe(),
+            **self.replicator.status(),
+        }
+
+    def client(self, region: str | None = None) -> Client:
+        name = region or self.regions[0]
+        if name not in self.host.regions:
+            raise KeyError(f"unknown region {name!r}; regions are {self.regions}")
+        return Client(self, name)
+
+    def close(self) -> None:
+        self.host.close()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    def __enter__(self) -> Emulator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

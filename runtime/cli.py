@@ -49,6 +49,12 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--default-region", help="region for requests that name none")
     up.add_argument("--primary-region", help="region of the SQL primary (default: default region)")
     up.add_argument("--hrana-port", type=int, help="first Hrana port (default: listen port + 1)")
+    up.add_argument(
+        "--allowed-host",
+        action="append",
+        dest="allowed_hosts",
+        help="a host name the admin API and Hrana answer besides loopback ones (repeatable)",
+    )
     up.add_argument("--sql-write-timeout", help="how long a write waits for a cut-off primary (2s)")
     up.add_argument("--workers", type=int, help="serving processes (default: CPU count, max 4)")
     up.add_argument("--deadline-ms", type=int, help="CPU time limit per request")
@@ -117,6 +123,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
         primary_region=args.primary_region,
         sql_write_timeout=args.sql_write_timeout,
         hrana_port=args.hrana_port,
+        allowed_hosts=args.allowed_hosts,
         workers=args.workers,
         deadline_ms=args.deadline_ms,
         memory_limit_mb=args.memory_limit_mb,
@@ -160,9 +167,12 @@ def _admin(args: argparse.Namespace, method: str, path: str, body: dict | None =
 
     from .settings import load_settings
 
-    url = args.url or "http://" + load_settings().listen
+    settings = load_settings()
+    url = args.url or "http://" + settings.listen
+    token = settings.admin_secret
+    headers = {"authorization": f"Bearer {token}"} if token else {}
     try:
-        resp = httpx.request(method, url.rstrip("/") + path, json=body, timeout=10)
+        resp = httpx.request(method, url.rstrip("/") + path, json=body, headers=headers, timeout=10)
     except httpx.HTTPError as exc:
         raise EdgeError(f"no edge up answering at {url}: {exc}") from None
     data = resp.json()

@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from dotenv import dotenv_values
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    SerializationInfo,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .app.runtime_config import TOKEN_ENV_PREFIX
@@ -36,6 +43,9 @@ DEFAULT_ENV_FILE = Path(".env")
 # "Request/response size 10 MiB" on Fermyon Wasm Functions (their quota FAQs).
 # The emulator enforces the hosted figure so that apps meet it before deploying.
 MAX_BODY_BYTES = 10 * 1024 * 1024
+
+# The context of `model_dump_json` that keeps the tokens (the supervisor's handoff).
+WITH_SECRETS = {"secrets": True}
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
@@ -103,6 +113,16 @@ class Settings(BaseSettings):
     hrana_token: SecretStr | None = Field(
         None, description="when set, Hrana clients must send it (Authorization: Bearer)"
     )
+    admin_token: SecretStr | None = Field(
+        None,
+        description="when set, the admin API (/_edge/) requires it (Authorization: Bearer); "
+        "default: the Hrana token",
+    )
+    # NoDecode: the env value is "a,b" (as --allowed-host given twice), not JSON.
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="host names the admin API and Hrana answer besides loopback ones",
+    )
     sql_write_timeout: str = Field(
         "2s", description="how long a write waits for an unreachable primary before failing"
     )
@@ -138,9 +158,31 @@ class Settings(BaseSettings):
         host, port = parse_listen(self.listen)
         return host.strip("[]"), port
 
-    @field_validator("regions", mode="before")
+    @field_validator("allowed_hosts")
     @classmethod
-    def _split_regions(cls, value: Any) -> Any:
+    def _check_hosts(cls, value: list[str]) -> list[str]:
+        names = [name.strip().lower().rstrip(".") for name in value]
+        for name in names:
+            if not _HOST_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not a host name")
+        return names
+
+    @field_serializer("hrana_token", "admin_token", when_used="json")
+    def _dump_secret(self, value: SecretStr | None, info: SerializationInfo) -> str | None:
+        # Masked in any dump, except the one that hands the settings to a worker.
+        if value is None:
+            return None
+        return value.get_secret_value() if info.context == WITH_SECRETS else str(value)
+
+    @property
+    def admin_secret(self) -> str | None:
+        """The token the admin API asks for: the admin token, else the Hrana token."""
+        token = self.admin_token or self.hrana_token
+        return token.get_secret_value() if token else None
+
+    @field_validator("regions", "allowed_hosts", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
         if isinstance(value, str):
             text = value.strip()
             if text.startswith("["):

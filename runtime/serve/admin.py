@@ -1,5 +1,8 @@
 """The loopback-only admin and inspection API of `edge up`, under `/_edge/`.
 
+Only loopback clients, and of web pages only this server's own (serve.guard,
+applied by the server), reach it; with an admin token, only its holders.
+
     GET  /_edge/regions       regions, their URLs, their databases' roles and Hrana URLs
     GET  /_edge/replication   per link: latency, lag, partitioned; per KV store: backlog,
                               agreement; per database: primary, which replicas are current
@@ -35,6 +38,8 @@ from .host import EdgeHost
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 REGION_HEADER = "x-edge-region"
+ADMIN_PREFIX = "/_edge/"
+HEALTH_PATH = ADMIN_PREFIX + "health"
 
 
 def is_loopback(request: Request) -> bool:
@@ -159,7 +164,7 @@ def admin_routes(
         return JSONResponse({"status": "ok"})
 
     return [
-        Route("/_edge/health", health, methods=["GET"]),
+        Route(HEALTH_PATH, health, methods=["GET"]),
         Route("/_edge/regions", loopback_only(regions), methods=["GET"]),
         Route("/_edge/routes", loopback_only(routes), methods=["GET"]),
         Route("/_edge/replication", loopback_only(replication), methods=["GET"]),

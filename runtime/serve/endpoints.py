@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ENDPOINTS_FILE = "endpoints.json"
 
@@ -20,3 +21,14 @@ def read_endpoints(state_dir: Path) -> dict[str, dict[str, str]]:
     except (OSError, ValueError):
         return {}
     return {str(r): {str(k): str(v) for k, v in dbs.items()} for r, dbs in data.items()}
+
+
+def endpoint_ports(state_dir: Path) -> set[int]:
+    """The ports of the Hrana endpoints of the running `edge up`."""
+    ports = set()
+    for databases in read_endpoints(state_dir).values():
+        for url in databases.values():
+            port = urlsplit(url).port
+            if port is not None:
+                ports.add(port)
+    return ports

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hypercorn.asyncio import serve
+from starlette.types import ASGIApp
 
 from ..errors import EdgeError
 from ..hrana import create_hrana_app
@@ -29,6 +30,7 @@ from ..regions.control import ControlFile, write_json
 from ..regions.sql_routing import DEFAULT_WRITE_TIMEOUT, SqlRouter
 from ..stores import ReplicaSync, StateLayout, StoreRegistry
 from .endpoints import endpoints_path
+from .guard import Guard, SameOrigin
 from .server import bound_socket, hypercorn_config
 
 log = logging.getLogger("edge.hrana")
@@ -49,6 +51,7 @@ class HranaService:
         databases: Sequence[str],
         primary: str,
         control: ControlFile,
+        guard: SameOrigin,
         *,
         host: str = "127.0.0.1",
         first_port: int = 0,
@@ -70,6 +73,7 @@ class HranaService:
             write_timeout=write_timeout,
         )
         self._token = token
+        self._guard = guard
         self._max_body_bytes = max_body_bytes
         self._sockets: list[tuple[Endpoint, socket.socket]] = []
         pairs = [(region, db) for region in regions for db in databases]
@@ -117,11 +121,12 @@ class HranaService:
         self._stop = asyncio.Event()
         servers = []
         for endpoint, sock in self._sockets:
-            app = create_hrana_app(
+            app: ASGIApp = create_hrana_app(
                 functools.partial(self.router.connect, endpoint.region, endpoint.database),
                 token=self._token,
                 max_body_bytes=self._max_body_bytes,
             )
+            app = Guard(app, self._guard, error_key="message")  # sqld's errors say "message"
             # hypercorn takes the descriptor over and closes it when it stops.
             config = hypercorn_config(f"fd://{sock.detach()}")
             servers.append(serve(app, config, shutdown_trigger=self._stop.wait))  # type: ignore[arg-type]

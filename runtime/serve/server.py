@@ -2,7 +2,8 @@
 
 The server reads requests (bounded bodies), picks the region, and hands the
 request to the wasm thread; it never touches wasm itself. Inspection endpoints
-under `/_edge/` answer loopback clients only.
+under `/_edge/` answer loopback clients only, and only this server's pages
+(serve.guard).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from hypercorn.asyncio import serve
 from hypercorn.config import Config as HypercornConfig
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -24,7 +26,8 @@ from starlette.routing import Route
 from ..regions.control import ControlFile
 from ..wasm.instances import HttpResponse
 from ..wasm.thread import WasmThread
-from .admin import REGION_HEADER, admin_routes
+from .admin import ADMIN_PREFIX, HEALTH_PATH, REGION_HEADER, admin_routes
+from .guard import Guard, SameOrigin
 from .host import EdgeHost
 
 log = logging.getLogger("edge.http")
@@ -34,6 +37,8 @@ log = logging.getLogger("edge.http")
 class ServerOptions:
     max_body_bytes: int
     public_url: str
+    same_origin: SameOrigin  # who may use the admin API under /_edge/
+    admin_token: str | None = None
 
 
 class BodyTooLarge(Exception):
@@ -116,11 +121,19 @@ def create_app(
         return _to_starlette(result, region)
 
     methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+    guard = Middleware(
+        Guard,
+        policy=options.same_origin,
+        prefix=ADMIN_PREFIX,
+        token=options.admin_token,
+        open_paths={HEALTH_PATH},
+    )
     return Starlette(
         routes=[
             *admin_routes(host, wasm, control, options.public_url),
             Route("/{path:path}", edge_request, methods=methods),
-        ]
+        ],
+        middleware=[guard],
     )
 
 

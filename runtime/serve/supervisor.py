@@ -23,8 +23,9 @@ from ..errors import EdgeError
 from ..logs import console
 from ..regions.control import ControlFile
 from ..regions.network import Network
-from ..settings import Settings
+from ..settings import WITH_SECRETS, Settings
 from ..wasm.engine import WasmEngine
+from .guard import same_origin
 from .host import app_labels
 from .hrana_service import HranaService
 from .server import bound_socket
@@ -96,7 +97,7 @@ def banner(
 
 def _spawn(index: int, settings: Settings) -> WorkerProcess:
     env = dict(os.environ)
-    env[SETTINGS_ENV] = settings.model_dump_json()
+    env[SETTINGS_ENV] = settings.model_dump_json(context=WITH_SECRETS)
     process = subprocess.Popen([sys.executable, "-m", "runtime.serve.worker"], env=env)
     return WorkerProcess(index, process)
 
@@ -171,6 +172,7 @@ def start_hrana(
         databases,
         settings.primary_region,
         control,
+        same_origin(settings),
         host=host,
         first_port=first,
         token=token,

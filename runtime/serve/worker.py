@@ -22,6 +22,7 @@ from ..stores import StateLayout
 from ..stores.remote import open_remote_databases
 from ..wasm.engine import WasmEngine
 from ..wasm.thread import WasmThread
+from .guard import same_origin
 from .host import EdgeHost, HostLimits, app_labels
 from .server import ServerOptions, bound_socket, create_app, serve_forever
 
@@ -88,7 +89,9 @@ def serve(settings: Settings, *, replicate: bool = False) -> None:
         if replicate
         else None
     )
-    options = ServerOptions(settings.max_body_bytes, public_url(settings))
+    options = ServerOptions(
+        settings.max_body_bytes, public_url(settings), same_origin(settings), settings.admin_secret
+    )
     app = create_app(host, wasm, control, options)
     try:
         # hypercorn takes the descriptor over and closes it when it stops.

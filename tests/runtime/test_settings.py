@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from runtime import settings as settings_module
 from runtime.settings import (
     MAX_BODY_BYTES,
+    WITH_SECRETS,
     Settings,
     default_cache_dir,
     default_workers,
@@ -306,3 +307,30 @@ class TestValidation:
         assert s.manifest == tmp_path / "home" / "app" / "spin.toml"
         assert s.state_dir == tmp_path / "st"
         assert s.cache_dir == tmp_path / "home" / "cc"
+
+
+class TestSameOriginSettings:
+    def test_allowed_hosts_from_env_and_flags(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("EDGE_ALLOWED_HOSTS", "Dev.Example.com, other.example.")
+        assert load_settings().allowed_hosts == ["dev.example.com", "other.example"]
+        assert load_settings(allowed_hosts=["a.test"]).allowed_hosts == ["a.test"]
+        assert load_settings(allowed_hosts=None).allowed_hosts == [
+            "dev.example.com",
+            "other.example",
+        ]
+
+    def test_allowed_hosts_must_be_names(self) -> None:
+        with pytest.raises(ValidationError, match="is not a host name"):
+            load_settings(allowed_hosts=["http://x"])
+
+    def test_admin_token_falls_back_to_the_hrana_token(self) -> None:
+        assert load_settings().admin_secret is None
+        assert load_settings(hrana_token="h").admin_secret == "h"
+        assert load_settings(hrana_token="h", admin_token="a").admin_secret == "a"
+
+    def test_tokens_are_masked_except_in_the_worker_handoff(self) -> None:
+        s = load_settings(admin_token="adm1n", hrana_token="hr4na")
+        assert "adm1n" not in s.model_dump_json() and "hr4na" not in repr(s)
+        again = Settings.model_validate_json(s.model_dump_json(context=WITH_SECRETS))
+        assert again.admin_secret == "adm1n"
+        assert again.hrana_token is not None and again.hrana_token.get_secret_value() == "hr4na"

@@ -1,7 +1,7 @@
 """The todo API of examples/todo/app.py as a plain starlette app: the baseline.
 
 Same store implementation (`runtime.stores.KVStore`, one SQLite file), same keys
-(`todo:<id>`, `meta:next-id`), same JSON encoding and the same validation, but
+(`todo:<id>`, ids made the same way), same JSON encoding and the same validation, but
 no wasm: what the edge runtime costs is the difference. Only the two endpoints
 that bench/http_load.py loads are here (GET /todos/{id}, POST /todos).
 
@@ -13,6 +13,8 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,7 @@ from starlette.routing import Route
 
 from runtime.stores import KVStore
 
-NEXT_ID = "meta:next-id"
+TODO_ID = re.compile(r"[0-9a-f]{24}")
 
 
 class HTTPError(Exception):
@@ -85,9 +87,9 @@ def validated(payload: object) -> dict[str, object]:
 async def get_todo(request: Request) -> Response:
     try:
         raw = request.path_params["id"]
-        if not raw.isdigit():
-            raise HTTPError(400, f"todo id must be a number, got {raw!r}")
-        todo = get_json(f"todo:{int(raw)}")
+        if not TODO_ID.fullmatch(raw):
+            raise HTTPError(400, f"not a todo id: {raw[:40]!r} (ids are 24 hex digits)")
+        todo = get_json(f"todo:{raw}")
         if todo is None:
             raise HTTPError(404, "no such todo")
         return json_response(todo)
@@ -100,8 +102,7 @@ async def create_todo(request: Request) -> Response:
         fields = validated(parse_body(await request.body()))
     except HTTPError as exc:
         return json_response({"error": exc.message}, exc.status)
-    todo_id = int(get_json(NEXT_ID, 1))
-    set_json(NEXT_ID, todo_id + 1)
+    todo_id = f"{time.time_ns():016x}{os.urandom(4).hex()}"  # as examples/todo makes them
     todo = {"id": todo_id, "title": fields["title"], "done": fields.get("done", False)}
     set_json(f"todo:{todo_id}", todo)
     return json_response(todo, 201, {"location": f"/todos/{todo_id}"})

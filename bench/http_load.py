@@ -4,7 +4,7 @@ Run from the repository root with the project's interpreter:
 
     .venv/bin/python bench/http_load.py [--workers 2] [--connections 8] [--duration 10]
 
-Loads GET /todos/1 (read) and POST /todos (write) with wrk when it is installed
+Loads GET /todos/<id> (read) and POST /todos (write) with wrk when it is installed
 (else a small asyncio/httpx load generator), then prints a table of edge vs
 baseline (bench/baseline_app.py on hypercorn) and the edge server's peak memory.
 Prints numbers and targets; asserts nothing.
@@ -88,11 +88,13 @@ def measure(url: str, method: str, connections: int, duration: float, tool: str,
     return asyncio.run(_pyload(url, method, connections, duration))
 
 
-def run_loads(base: str, args: argparse.Namespace, tmp: Path, pid: int) -> dict[str, Load]:
+def run_loads(
+    base: str, todo: str, args: argparse.Namespace, tmp: Path, pid: int
+) -> dict[str, Load]:
     plan = [
-        ("read", "GET", "/todos/1", args.connections),
-        ("read c4", "GET", "/todos/1", 4),
-        ("read c1", "GET", "/todos/1", 1),
+        ("read", "GET", todo, args.connections),
+        ("read c4", "GET", todo, 4),
+        ("read c1", "GET", todo, 1),
         ("write", "POST", "/todos", args.connections),
     ]
     results = {}
@@ -107,7 +109,7 @@ def run_loads(base: str, args: argparse.Namespace, tmp: Path, pid: int) -> dict[
         # How the work spread over the server's processes (workers share one socket).
         split = ", ".join(f"{p}: {t / total:.0%}" for p, t in used.items() if total and t > 0.05)
         print(
-            f"    {name:9} {method} {path:9} c={conns}: {load.rps:8.1f} req/s  p50 "
+            f"    {name:9} {method} {path[:12]:12} c={conns}: {load.rps:8.1f} req/s  p50 "
             f"{load.p50_ms:7.2f} ms  p99 {load.p99_ms:7.2f} ms  ({load.requests} requests, "
             f"{load.errors} errors)"
         )
@@ -129,14 +131,15 @@ def serve_and_load(
     began = time.perf_counter()
     proc = start(cmd, cwd=cwd, log=log, env=env)
     try:
-        ready = wait_until(f"{base}/todos/1", lambda status: status in (200, 404), proc, log)
+        ready = wait_until(f"{base}/todos", lambda status: status == 200, proc, log)
         print(f"  {label}: pid {proc.pid}, answering after {ready - began:.2f} s")
         status, body = request(f"{base}/todos", "POST", WRITE_BODY.encode())
-        if status != 201 or json.loads(body)["id"] != 1:
+        if status != 201:
             sys.exit(f"seeding failed: {status} {body!r}")
+        todo = f"/todos/{json.loads(body)['id']}"
         if args.warmup > 0:  # every worker up and warm before anything is measured
-            measure(base + "/todos/1", "GET", args.connections, args.warmup, args.tool, tmp)
-        results = run_loads(base, args, tmp, proc.pid)
+            measure(base + todo, "GET", args.connections, args.warmup, args.tool, tmp)
+        results = run_loads(base, todo, args, tmp, proc.pid)
         memory, per = peak_memory_mb(proc.pid)
         shown = ", ".join(f"{pid}: {mb:.0f}" for pid, mb in per)
         print(f"    peak memory (sum of VmHWM) {memory:.0f} MB  [{shown}]")

@@ -6,7 +6,7 @@
    per second that one `step()` delivers, for several value sizes.
 2. burst: `edge up` (tests/apps/kvprobe, three regions, lag 0); PUTs spread over the
    regions, then `GET /_edge/replication` until every replica agrees.
-3. read: GET /todos/1 of the root spin.toml with wrk, one region vs three.
+3. read: GET /todos/<id> of the root spin.toml with wrk, one region vs three.
 Prints numbers and targets; asserts nothing.
 """
 
@@ -56,7 +56,7 @@ REGIONS = ["us-east", "eu-west", "ap-south"]
 REGION_HEADER = "x-edge-region"
 KVPROBE = ROOT / "tests" / "apps" / "kvprobe" / "spin.toml"
 CONVERGE_TIMEOUT = 120  # seconds
-EARLIER_READ_RPS = "416-450"  # bench/http_load.py, GET /todos/1, default region only
+EARLIER_READ_RPS = "416-450"  # bench/http_load.py, GET /todos/<id>, default region only
 
 # Cycles the regions request by request; the one-region run uses the same script
 # with one name, so both runs pay the same load-generator cost.
@@ -64,7 +64,7 @@ READ_LUA = """local regions = {%s}
 local i = 0
 request = function()
   i = i %% #regions + 1
-  return wrk.format("GET", "/todos/1", {["x-edge-region"] = regions[i]})
+  return wrk.format("GET", "%s", {["x-edge-region"] = regions[i]})
 end
 """
 
@@ -312,26 +312,30 @@ def burst(args: argparse.Namespace, tmp: Path) -> None:
 # --- 3. reads with one region and with three ---------------------------------------
 
 
-def seed_todo(base: str, regions: list[str], proc: Popen[bytes], log: Path) -> None:
-    """Todo 1, written in the first region and readable in every region."""
+def seed_todo(base: str, regions: list[str], proc: Popen[bytes], log: Path) -> str:
+    """A todo written in the first region and readable in every region: its path."""
     wait_until(f"{base}/_edge/health", lambda status: status == 200, proc, log)
     home = {REGION_HEADER: regions[0]}
     status, body = request(f"{base}/todos", "POST", b'{"title":"buy milk"}', headers=home)
-    if status != 201 or json.loads(body)["id"] != 1:
+    if status != 201:
         sys.exit(f"seeding failed: {status} {body!r}")
-    # Todo 1 must have reached every region, or reads there would be 404s.
+    todo = f"/todos/{json.loads(body)['id']}"
+    # The todo must have reached every region, or reads there would be 404s.
     deadline = time.perf_counter() + 30
     for region in regions:
-        while request(f"{base}/todos/1", headers={REGION_HEADER: region})[0] != 200:
+        while request(f"{base}{todo}", headers={REGION_HEADER: region})[0] != 200:
             if time.perf_counter() > deadline:
-                sys.exit(f"todo 1 never reached {region}")
+                sys.exit(f"{todo} never reached {region}")
             time.sleep(0.05)
+    return todo
 
 
-def read_once(proc: Popen[bytes], base: str, script: Path, args: argparse.Namespace) -> Load:
-    run_wrk(f"{base}/todos/1", args.connections, args.warmup, script)  # warm every worker
+def read_once(
+    proc: Popen[bytes], base: str, todo: str, script: Path, args: argparse.Namespace
+) -> Load:
+    run_wrk(f"{base}{todo}", args.connections, args.warmup, script)  # warm every worker
     meter = cpu_meter(proc.pid)
-    load = run_wrk(f"{base}/todos/1", args.connections, args.duration, script)
+    load = run_wrk(f"{base}{todo}", args.connections, args.duration, script)
     used, machine = meter()
     total = sum(used.values())
     load.cpu_ms = total * 1000 / max(1, load.requests)
@@ -354,29 +358,30 @@ def reads(args: argparse.Namespace, tmp: Path) -> None:
     # Busy cores of the machine beyond the server's are wrk, the kernel and anything else
     # running: a large gap means something took cores from the server.
     print(
-        f"== read: GET /todos/1, wrk 1 thread, {args.connections} connections, {args.duration:g} s"
-        f" per run, --workers {args.workers}; x-edge-region cycles the regions per request"
+        f"== read: GET /todos/<id>, wrk 1 thread, {args.connections} connections, "
+        f"{args.duration:g} s per run, --workers {args.workers}; "
+        "x-edge-region cycles the regions per request"
     )
     setups = {"1 region ": REGIONS[:1], "3 regions": REGIONS}
-    servers: dict[str, tuple[Popen[bytes], str, Path]] = {}
+    servers: dict[str, tuple[Popen[bytes], str, str, Path]] = {}
     results: dict[str, list[Load]] = {name: [] for name in setups}
     try:
         for name, regions in setups.items():
-            script = tmp / f"read-{len(regions)}.lua"
-            script.write_text(READ_LUA % ", ".join(f'"{r}"' for r in regions))
             # Default lag and jitter: the reads replicate nothing.
             proc, base, log = edge_up(ROOT / "spin.toml", regions, [], args, tmp)
-            servers[name] = (proc, base, script)
-            seed_todo(base, regions, proc, log)
+            todo = seed_todo(base, regions, proc, log)
+            script = tmp / f"read-{len(regions)}.lua"
+            script.write_text(READ_LUA % (", ".join(f'"{r}"' for r in regions), todo))
+            servers[name] = (proc, base, todo, script)
         # Both servers stay up and the runs alternate, so drift on the machine hits both.
         for round_ in range(1, args.rounds + 1):
-            for name, (proc, base, script) in servers.items():
+            for name, (proc, base, todo, script) in servers.items():
                 print(f"  round {round_}, {name}: ", end="", flush=True)
-                results[name].append(read_once(proc, base, script, args))
-        for name, (proc, _, _) in servers.items():
+                results[name].append(read_once(proc, base, todo, script, args))
+        for name, (proc, _, _, _) in servers.items():
             print(f"  {name}: peak memory {peak_memory_mb(proc.pid)[0]:.0f} MB")
     finally:
-        for proc, _, _ in servers.values():
+        for proc, _, _, _ in servers.values():
             stop(proc)
     # Other load on the machine only ever lowers req/s, so the best run of each setup is
     # the nearest to its capacity; CPU per request hardly moves with it.

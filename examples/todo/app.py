@@ -1,26 +1,42 @@
 """A todo REST API on the key-value store.
 
-Each todo is a JSON document under `todo:<id>`; ids come from a counter key.
+Each todo is a JSON document under `todo:<id>`. The ids are made where the todo
+is created and cannot collide across regions: every region takes writes
+locally, and two todos created at once in two regions under the same key would
+leave only one of them once last-writer-wins has run (a counter key read in
+each region hands out the same number twice). The time in nanoseconds first
+keeps the ids in creation order; 32 random bits make two of the same
+nanosecond distinct.
 """
+
+import os
+import re
+import time
 
 from framework import HTTPError, Request, Response, http_component, kv
 
-NEXT_ID = "meta:next-id"
+ID = re.compile(r"[0-9a-f]{24}")
 
 
 def _store() -> kv.Store:
     return kv.open_default()
 
 
-def _todo_key(todo_id: int) -> str:
+def _todo_key(todo_id: str) -> str:
     return f"todo:{todo_id}"
 
 
-def _parse_id(req: Request) -> int:
+def _new_id() -> str:
+    # os.urandom asks the host (wasi:random) on each call; the random module
+    # would repeat the sequence seeded when the component was built.
+    return f"{time.time_ns():016x}{os.urandom(4).hex()}"
+
+
+def _parse_id(req: Request) -> str:
     raw = req.params["id"]
-    if not raw.isdigit():
-        raise HTTPError(400, f"todo id must be a number, got {raw!r}")
-    return int(raw)
+    if not ID.fullmatch(raw):
+        raise HTTPError(400, f"not a todo id: {raw[:40]!r} (ids are 24 hex digits)")
+    return raw
 
 
 def _validated(payload: object, partial: bool = False) -> dict[str, object]:
@@ -45,24 +61,16 @@ def _validated(payload: object, partial: bool = False) -> dict[str, object]:
 def list_todos(req: Request) -> list[object]:
     store = _store()
     keys = [k for k in store.keys() if k.startswith("todo:")]
-    todos = [store.get_json(k) for k in sorted(keys, key=lambda k: int(k.split(":")[1]))]
+    todos = [store.get_json(k) for k in sorted(keys)]  # ids sort in creation order
     return [t for t in todos if t is not None]
 
 
 @http_component("/todos", methods=["POST"])
 def create_todo(req: Request) -> Response:
     fields = _validated(req.json())
-    store = _store()
-    # Spin's key-value interface has no atomic increment: skip ids that a
-    # concurrent request already took. Two requests can still pick the same
-    # id between the check and the write; an app that must never collide
-    # would use random ids or the SQL database instead.
-    todo_id = int(store.get_json(NEXT_ID, 1))
-    while store.exists(_todo_key(todo_id)):
-        todo_id += 1
-    store.set_json(NEXT_ID, todo_id + 1)
+    todo_id = _new_id()
     todo = {"id": todo_id, "title": fields["title"], "done": fields.get("done", False)}
-    store.set_json(_todo_key(todo_id), todo)
+    _store().set_json(_todo_key(todo_id), todo)
     return Response.json(todo, status=201, headers={"location": f"/todos/{todo_id}"})
 
 

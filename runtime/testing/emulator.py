@@ -45,6 +45,7 @@ from .kv_history import (
     assert_monotonic_reads,
     assert_read_your_writes,
 )
+from .lost_writes import assert_no_lost_writes
 from .sql_history import (
     RecordingSql,
     SqlHistory,
@@ -307,6 +308,15 @@ class Emulator:
         assert_convergence(self.history, self.kv_replicas())
         labels = sorted({op.label for op in self.sql_history.ops()})
         assert_sql_convergence(self.sql_history, {lb: self.sql_replicas(lb) for lb in labels})
+
+    def check_no_lost_writes(self) -> None:
+        """AssertionError listing every acknowledged key-value write that was silently lost.
+
+        A write is lost when a write of the same key in another region, made
+        without having seen it, beat it by last-writer-wins: both are named.
+        (SQL writes all run on the primary, in one order: none can be lost so.)
+        """
+        assert_no_lost_writes(self.history)
 
     # --- faults -----------------------------------------------------------------------
 

@@ -45,7 +45,9 @@ class Op:
     the stamp the store gave it and the writing region; for a read, the stored
     entry's (a tombstone's, if the key was deleted), None if there was no entry.
     `found` says whether a read saw a live value; `keys` is what a `keys` op
-    listed (its `key` is None). `index` is the op's position in its History.
+    listed (its `key` is None). For a write, `prior_hlc`/`prior_origin` stamp
+    the entry it replaced in its region (None if the key had none): what the
+    writer knew of the key. `index` is the op's position in its History.
     """
 
     region: str
@@ -58,6 +60,8 @@ class Op:
     origin: str | None = None
     found: bool | None = None
     keys: tuple[str, ...] | None = None
+    prior_hlc: int | None = None
+    prior_origin: str | None = None
     index: int = -1
 
     @property
@@ -190,14 +194,22 @@ class RecordingKV:
         return keys
 
     def set(self, key: str, value: bytes | bytearray | memoryview) -> int:
+        prior = self._prior(key)
         stamp = self.store.set(key, value)
-        self._record("set", key, value=bytes(value), hlc=stamp, origin=self.store.region)
+        self._record("set", key, value=bytes(value), hlc=stamp, origin=self.store.region, **prior)
         return stamp
 
     def delete(self, key: str) -> int:
+        prior = self._prior(key)
         stamp = self.store.delete(key)
-        self._record("delete", key, hlc=stamp, origin=self.store.region)
+        self._record("delete", key, hlc=stamp, origin=self.store.region, **prior)
         return stamp
+
+    def _prior(self, key: str) -> dict[str, Any]:
+        entry: Entry | None = self.store.entry(key)
+        if entry is None:
+            return {}
+        return {"prior_hlc": entry.hlc, "prior_origin": entry.origin}
 
 
 # --- checkers -------------------------------------------------------------------------

@@ -25,6 +25,11 @@ def titles(edge: Emulator, region: str) -> list[str]:
     return [t["title"] for t in edge.client(region).get("/todos").json()]
 
 
+def key(location: str) -> str:
+    """The store key of the todo at `location` (/todos/<id>)."""
+    return "todo:" + location.rsplit("/", 1)[1]
+
+
 def roll_back(edge: Emulator, region: str, key: str, to: Op) -> None:
     """Overwrite a replica's row with an older write, bypassing LWW (a corrupt replica)."""
     path = edge.host.regions[region].stores.kv("default").path
@@ -38,8 +43,8 @@ def roll_back(edge: Emulator, region: str, key: str, to: Op) -> None:
 
 def test_checks_pass_through_lag_partitions_and_heal(edge: Emulator) -> None:
     us, eu, ap = (edge.client(r) for r in REGIONS)
-    assert us.post("/todos", json={"title": "one"}).status_code == 201
-    assert us.post("/todos", json={"title": "two"}).status_code == 201
+    one = us.post("/todos", json={"title": "one"}).headers["location"]
+    two = us.post("/todos", json={"title": "two"}).headers["location"]
     assert titles(edge, "us-east") == ["one", "two"]
     assert titles(edge, "eu-west") == []  # not replicated yet
     edge.advance("700ms")
@@ -48,16 +53,16 @@ def test_checks_pass_through_lag_partitions_and_heal(edge: Emulator) -> None:
     edge.advance("1s")
     assert titles(edge, "eu-west") == ["one", "two"] == titles(edge, "ap-south")
 
-    # eu-west is cut off; both sides edit todo 1, and ap-south deletes todo 2.
+    # eu-west is cut off; both sides edit todo one, and ap-south deletes todo two.
     edge.partition("eu-west")
-    assert eu.put("/todos/1", json={"title": "eu edit"}).status_code == 200
+    assert eu.put(one, json={"title": "eu edit"}).status_code == 200
     edge.advance("20ms")
-    assert us.put("/todos/1", json={"title": "us edit, later"}).status_code == 200
-    assert ap.delete("/todos/2").status_code == 204
-    assert eu.get("/todos/1").json()["title"] == "eu edit"  # its own write
+    assert us.put(one, json={"title": "us edit, later"}).status_code == 200
+    assert ap.delete(two).status_code == 204
+    assert eu.get(one).json()["title"] == "eu edit"  # its own write
     edge.set_lag("3s", "us-east", "ap-south")
     edge.advance("2s")
-    assert ap.get("/todos/1").json()["title"] == "one"  # us-east's edit is 3 s away
+    assert ap.get(one).json()["title"] == "one"  # us-east's edit is 3 s away
     assert titles(edge, "eu-west") == ["eu edit", "two"]  # still cut off
     edge.advance("2s")
     assert titles(edge, "ap-south") == ["us edit, later"]
@@ -78,35 +83,35 @@ def test_checks_pass_through_lag_partitions_and_heal(edge: Emulator) -> None:
     assert {op.region for op in history.ops()} == set(REGIONS)
     # The history saw replication: reads in one region of another region's writes.
     assert any(op.is_read and op.origin not in (None, op.region) for op in history.ops())
-    assert any(op.kind == "delete" for op in history.ops(region="ap-south", key="todo:2"))
-    assert history.ops(region="eu-west", key="todo:1", kind="set")[0].value is not None
+    assert any(op.kind == "delete" for op in history.ops(region="ap-south", key=key(two)))
+    assert history.ops(region="eu-west", key=key(one), kind="set")[0].value is not None
 
 
 def test_the_checker_catches_a_replica_that_goes_back(edge: Emulator) -> None:
     """A replica rolled back behind LWW's back: the recorded reads show it."""
     us, eu = edge.client("us-east"), edge.client("eu-west")
-    us.post("/todos", json={"title": "first"})
+    todo = us.post("/todos", json={"title": "first"}).headers["location"]
     edge.settle()
-    first = edge.history.ops(region="us-east", key="todo:1", kind="set")[-1]
-    assert eu.get("/todos/1").json()["title"] == "first"
-    us.put("/todos/1", json={"title": "second"})
+    first = edge.history.ops(region="us-east", key=key(todo), kind="set")[-1]
+    assert eu.get(todo).json()["title"] == "first"
+    us.put(todo, json={"title": "second"})
     edge.settle()
-    assert eu.get("/todos/1").json()["title"] == "second"
+    assert eu.get(todo).json()["title"] == "second"
     edge.check_read_your_writes()
     edge.check_monotonic_reads()
 
-    roll_back(edge, "eu-west", "todo:1", first)
-    assert eu.get("/todos/1").json()["title"] == "first"  # the stale value is served
+    roll_back(edge, "eu-west", key(todo), first)
+    assert eu.get(todo).json()["title"] == "first"  # the stale value is served
     with pytest.raises(AssertionError, match="monotonic reads violation") as err:
         edge.check_monotonic_reads()
-    assert "in eu-west, get('todo:1')" in str(err.value)
+    assert f"in eu-west, get({key(todo)!r})" in str(err.value)
     assert "older than the earlier read" in str(err.value)
     with pytest.raises(AssertionError, match="replicas differ"):
         edge.check_convergence()
 
     # The writer's own region, rolled back, no longer reads its write.
-    roll_back(edge, "us-east", "todo:1", first)
-    assert us.get("/todos/1").json()["title"] == "first"
+    roll_back(edge, "us-east", key(todo), first)
+    assert us.get(todo).json()["title"] == "first"
     with pytest.raises(AssertionError, match="read-your-writes violation") as err:
         edge.check_read_your_writes()
     assert "returned an older write" in str(err.value)
@@ -114,17 +119,17 @@ def test_the_checker_catches_a_replica_that_goes_back(edge: Emulator) -> None:
 
 def test_the_checkers_catch_a_crafted_stale_read_in_a_real_history(edge: Emulator) -> None:
     us, ap = edge.client("us-east"), edge.client("ap-south")
-    us.post("/todos", json={"title": "a"})
-    us.put("/todos/1", json={"title": "b"})
+    todo = us.post("/todos", json={"title": "a"}).headers["location"]
+    us.put(todo, json={"title": "b"})
     edge.settle()
-    assert ap.get("/todos/1").json()["title"] == "b"
+    assert ap.get(todo).json()["title"] == "b"
     real = edge.history.ops()
     assert read_your_writes(edge.history) == [] and monotonic_reads(edge.history) == []
 
     # Replay the real history, then a read in each region that returns the first write.
-    first = edge.history.ops(region="us-east", key="todo:1", kind="set")[0]
+    first = edge.history.ops(region="us-east", key=key(todo), kind="set")[0]
     stale = [
-        Op(r, edge.now(), "default", "todo:1", "get", first.value, first.hlc, first.origin, True)
+        Op(r, edge.now(), "default", key(todo), "get", first.value, first.hlc, first.origin, True)
         for r in ("us-east", "ap-south")
     ]
     crafted = History([*real, *stale])

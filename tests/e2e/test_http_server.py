@@ -26,7 +26,7 @@ def test_todo_and_notes_over_http(server: EdgeUp) -> None:
         created = http.post("/todos", json={"title": "over the wire"})
         assert created.status_code == 201
         assert created.headers["x-edge-region"] == "us-east"
-        assert http.get("/todos/1").json()["title"] == "over the wire"
+        assert http.get(created.headers["location"]).json()["title"] == "over the wire"
         note = http.post("/notes", json={"title": "n", "body": "b"})
         assert note.status_code == 201
         assert http.get("/notes", params={"q": "b"}).json()[0]["title"] == "n"
@@ -69,13 +69,14 @@ def test_state_survives_restart(built: dict[str, Path], tmp_path: Path) -> None:
     state = tmp_path / "state"
     first = EdgeUp(built["demo"], state, "--workers", "1")
     try:
-        assert httpx.post(f"{first.url}/todos", json={"title": "keep"}).status_code == 201
+        created = httpx.post(f"{first.url}/todos", json={"title": "keep"})
+        assert created.status_code == 201
     finally:
         first.stop()
     second = EdgeUp(built["demo"], state, "--workers", "1")
     try:
         assert httpx.get(f"{second.url}/todos").json() == [
-            {"id": 1, "title": "keep", "done": False}
+            {"id": created.json()["id"], "title": "keep", "done": False}
         ]
     finally:
         second.stop()

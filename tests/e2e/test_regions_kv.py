@@ -56,27 +56,27 @@ def test_partitioned_region_catches_up_after_heal(edge) -> None:
 
 def test_conflicting_writes_resolve_last_writer_wins(edge) -> None:
     us, eu = edge.client("us-east"), edge.client("eu-west")
-    us.post("/todos", json={"title": "original"})
+    todo = us.post("/todos", json={"title": "original"}).headers["location"]
     edge.settle()
     edge.partition("us-east", "eu-west")
-    us.put("/todos/1", json={"title": "from us-east"})
+    us.put(todo, json={"title": "from us-east"})
     edge.advance("10ms")
-    eu.put("/todos/1", json={"title": "from eu-west, later"})
+    eu.put(todo, json={"title": "from eu-west, later"})
     edge.advance("5s")
     edge.heal()
     edge.settle()
     for region in REGIONS:
-        assert edge.client(region).get("/todos/1").json()["title"] == "from eu-west, later"
+        assert edge.client(region).get(todo).json()["title"] == "from eu-west, later"
     assert edge.replicas_agree("default")
 
 
 def test_deletes_replicate_as_tombstones(edge) -> None:
     us, ap = edge.client("us-east"), edge.client("ap-south")
-    us.post("/todos", json={"title": "doomed"})
+    todo = us.post("/todos", json={"title": "doomed"}).headers["location"]
     edge.settle()
-    assert ap.delete("/todos/1").status_code == 204
+    assert ap.delete(todo).status_code == 204
     edge.settle()
-    assert us.get("/todos/1").status_code == 404
+    assert us.get(todo).status_code == 404
     assert edge.replicas_agree("default")
 
 

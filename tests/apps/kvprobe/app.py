@@ -26,3 +26,21 @@ def put_value(req: Request) -> Response:
 def delete_value(req: Request) -> Response:
     kv.open_default().delete(req.params["key"])
     return Response(204)
+
+
+@http_component("/kv/seq/:name", methods=["POST"])
+def create_numbered(req: Request) -> Response:
+    """Store the body under `<name>:<n>`, n from a counter key: the todo demo's old ids.
+
+    Two regions that create at once both read the same counter and take the
+    same n; last-writer-wins then keeps one of the two (the lost-writes checker
+    is tested on it).
+    """
+    store = kv.open_default()
+    name = req.params["name"]
+    number = int(store.get(f"next:{name}") or b"1")
+    while store.exists(f"{name}:{number}"):
+        number += 1
+    store.set(f"next:{name}", str(number + 1).encode())
+    store.set(f"{name}:{number}", req.body)
+    return Response(201, {"content-type": "text/plain"}, str(number))

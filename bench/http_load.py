@@ -99,6 +99,7 @@ def run_loads(
     ]
     results = {}
     for name, method, path, conns in plan:
+        shown = "/todos/<id>" if path == todo else path
         pids = [pid, *descendants(pid)]
         before = cpu_seconds(pids)
         load = measure(base + path, method, conns, args.duration, args.tool, tmp)
@@ -109,7 +110,7 @@ def run_loads(
         # How the work spread over the server's processes (workers share one socket).
         split = ", ".join(f"{p}: {t / total:.0%}" for p, t in used.items() if total and t > 0.05)
         print(
-            f"    {name:9} {method} {path[:12]:12} c={conns}: {load.rps:8.1f} req/s  p50 "
+            f"    {name:9} {method} {shown:12} c={conns}: {load.rps:8.1f} req/s  p50 "
             f"{load.p50_ms:7.2f} ms  p99 {load.p99_ms:7.2f} ms  ({load.requests} requests, "
             f"{load.errors} errors)"
         )
@@ -131,7 +132,8 @@ def serve_and_load(
     began = time.perf_counter()
     proc = start(cmd, cwd=cwd, log=log, env=env)
     try:
-        ready = wait_until(f"{base}/todos", lambda status: status == 200, proc, log)
+        # A well-formed id of no todo: 404 once the server answers.
+        ready = wait_until(f"{base}/todos/{'0' * 24}", lambda status: status == 404, proc, log)
         print(f"  {label}: pid {proc.pid}, answering after {ready - began:.2f} s")
         status, body = request(f"{base}/todos", "POST", WRITE_BODY.encode())
         if status != 201:

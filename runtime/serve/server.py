@@ -1,8 +1,9 @@
 """The HTTP side of `edge up`: a starlette app served by hypercorn.
 
-The server reads requests (bounded bodies), picks the region, and hands the
-request to the wasm thread; it never touches wasm itself. Inspection endpoints
-under `/_edge/` answer loopback clients only.
+The server reads requests (bounded in size and time, see `incoming.py`), picks
+the region, and hands the request to the wasm thread; it never touches wasm
+itself. Inspection endpoints under `/_edge/` answer loopback clients only.
+Connections are accepted by `listener.py`, at most `max_connections` at once.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ import socket
 import time
 from dataclasses import dataclass
 
-from hypercorn.asyncio import serve
 from hypercorn.config import Config as HypercornConfig
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -26,6 +27,8 @@ from ..wasm.instances import HttpResponse
 from ..wasm.thread import WasmThread
 from .admin import REGION_HEADER, admin_routes
 from .host import EdgeHost
+from .incoming import IncomingGuard, read_body
+from .listener import connection_limit, serve_connections
 
 log = logging.getLogger("edge.http")
 
@@ -34,22 +37,7 @@ log = logging.getLogger("edge.http")
 class ServerOptions:
     max_body_bytes: int
     public_url: str
-
-
-class BodyTooLarge(Exception):
-    pass
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise BodyTooLarge
-    return bytes(body)
+    body_timeout: float  # seconds for a whole request body, from its head
 
 
 def pick_region(request: Request, host: EdgeHost) -> str | None:
@@ -102,11 +90,7 @@ def create_app(
         return response
 
     async def _dispatch(request: Request, region: str) -> Response:
-        try:
-            body = await read_body(request, options.max_body_bytes)
-        except BodyTooLarge:
-            message = f"request body larger than {options.max_body_bytes} bytes"
-            return JSONResponse({"error": message}, status_code=413)
+        body = await read_body(request, options.max_body_bytes)  # BodyError: IncomingGuard
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"]]
         client = f"{request.client.host}:{request.client.port}" if request.client else "0.0.0.0:0"
         future = wasm.submit(
@@ -120,13 +104,16 @@ def create_app(
         routes=[
             *admin_routes(host, wasm, control, options.public_url),
             Route("/{path:path}", edge_request, methods=methods),
-        ]
+        ],
+        middleware=[Middleware(IncomingGuard, body_timeout=options.body_timeout)],
     )
 
 
-def hypercorn_config(bind: str) -> HypercornConfig:
+def hypercorn_config(bind: str | None = None) -> HypercornConfig:
+    """hypercorn's settings; `bind` only where hypercorn opens the socket itself."""
     config = HypercornConfig()
-    config.bind = [bind]
+    if bind is not None:
+        config.bind = [bind]
     config.accesslog = None  # the app logs each request itself, with its region
     config.errorlog = logging.getLogger("edge.hypercorn")
     config.graceful_timeout = 2.0
@@ -134,12 +121,14 @@ def hypercorn_config(bind: str) -> HypercornConfig:
     return config
 
 
-async def serve_forever(app: Starlette, bind: str) -> None:
+async def serve_forever(app: Starlette, sock: socket.socket, max_connections: int) -> None:
+    """Serve on the listening `sock` until SIGINT or SIGTERM; closes `sock`."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await serve(app, hypercorn_config(bind), shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+    limit = connection_limit(max_connections)
+    await serve_connections(app, hypercorn_config(), sock, limit, stop.wait)
 
 
 def bound_socket(host: str, port: int, *, listen: bool) -> socket.socket:

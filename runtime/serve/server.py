@@ -40,14 +40,30 @@ class ServerOptions:
     body_timeout: float  # seconds for a whole request body, from its head
 
 
-def pick_region(request: Request, host: EdgeHost) -> str | None:
-    """Region by `x-edge-region`, then by host name (`eu-west.localhost`), else default."""
+class UnknownRegion(Exception):
+    pass
+
+
+def pick_region(request: Request, host: EdgeHost) -> str:
+    """Region by `x-edge-region`, then by host name (`eu-west.localhost`), else default.
+
+    UnknownRegion if the header names no region, or a name under `localhost`
+    (where the first label can only mean a region) does not start with one.
+    Other host names (`localhost`, an IP address, the machine's name) that do
+    not start with a region get the default region.
+    """
     named = request.headers.get(REGION_HEADER)
     if named is not None:
-        return named if named in host.regions else None
-    hostname = (request.url.hostname or "").lower()
-    first = hostname.split(".")[0] if "." in hostname else ""
-    return first if first in host.regions else host.default_region
+        if named in host.regions:
+            return named
+        raise UnknownRegion(f"unknown region {named!r} in {REGION_HEADER}")
+    hostname = (request.url.hostname or "").lower().rstrip(".")
+    label, dot, _ = hostname.partition(".")
+    if dot and label in host.regions:
+        return label
+    if hostname.endswith(".localhost"):
+        raise UnknownRegion(f"unknown region {label!r} in the host name {hostname}")
+    return host.default_region
 
 
 def _to_starlette(resp: HttpResponse, region: str) -> Response:
@@ -69,12 +85,13 @@ def create_app(
 ) -> Starlette:
     async def edge_request(request: Request) -> Response:
         started = time.perf_counter()
-        region = pick_region(request, host)
-        if region is None:
-            wanted = request.headers.get(REGION_HEADER)
+        region: str | None = None
+        try:
+            region = pick_region(request, host)
+        except UnknownRegion as exc:
             known = ", ".join(host.regions)
             response: Response = JSONResponse(
-                {"error": f"unknown region {wanted!r}; regions are: {known}"}, status_code=400
+                {"error": f"{exc}; regions are: {known}"}, status_code=400
             )
         else:
             response = await _dispatch(request, region)

@@ -93,7 +93,7 @@ def test_http_1_0_is_served(server: EdgeUp) -> None:
 
 
 def test_bare_lf_and_lowercase_methods_are_served_as_on_spin(server: EdgeUp) -> None:
-    """Accepted on purpose (README, "Requests on the wire"): Spin's parser takes bare LF
+    """Accepted on purpose (README, "Limits and faults"): Spin's parser takes bare LF
     line ends too, and the framework upper-cases the method Spin hands it."""
     bare_lf = exchange(server.port, b"GET /todos HTTP/1.1\nHost: 127.0.0.1\n\n")
     assert status_of(bare_lf) == 200

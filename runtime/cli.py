@@ -60,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--deadline-ms", type=int, help="CPU time limit per request")
     up.add_argument("--memory-limit-mb", type=int, help="memory limit per instance")
     up.add_argument("--max-body-bytes", type=int, help="request body limit")
+    up.add_argument("--body-timeout", help="time a whole request body may take (10s)")
+    up.add_argument("--max-connections", type=int, help="open connections per worker (512)")
     up.add_argument("--log-level", help="debug, info, warning, error")
     up.add_argument("--no-build", action="store_true", help="serve the .wasm files as they are")
     up.add_argument("--replication-lag", help="time for a write to reach other regions (1s)")
@@ -128,6 +130,8 @@ def _cmd_up(args: argparse.Namespace) -> int:
         deadline_ms=args.deadline_ms,
         memory_limit_mb=args.memory_limit_mb,
         max_body_bytes=args.max_body_bytes,
+        body_timeout=args.body_timeout,
+        max_connections=args.max_connections,
         log_level=args.log_level,
         replication_lag=args.replication_lag,
         jitter=args.jitter,

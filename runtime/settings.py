@@ -129,6 +129,12 @@ class Settings(BaseSettings):
     deadline_ms: int = Field(5000, gt=0, description="CPU time limit per request")
     memory_limit_mb: int = Field(256, gt=0, description="memory limit per instance")
     max_body_bytes: int = Field(MAX_BODY_BYTES, gt=0, description="request body limit")
+    body_timeout: str = Field(
+        "10s", description="time a request's whole body may take to arrive, from its headers"
+    )
+    max_connections: int = Field(
+        512, gt=0, description="open HTTP connections per worker; more wait to be accepted"
+    )
     workers: int = Field(default_factory=default_workers, ge=1)
     pool_size: int = Field(4, ge=0, description="instances made ahead, per worker and component")
     log_level: str = "info"
@@ -144,6 +150,13 @@ class Settings(BaseSettings):
     @classmethod
     def _check_duration(cls, value: str) -> str:
         parse_duration(value)
+        return value
+
+    @field_validator("body_timeout")
+    @classmethod
+    def _check_positive_duration(cls, value: str) -> str:
+        if parse_duration(value) <= 0:
+            raise ValueError(f"must be longer than 0, got {value!r}")
         return value
 
     @field_validator("listen")

@@ -1,9 +1,10 @@
 """The HTTP side of `edge up`: a starlette app served by hypercorn.
 
-The server reads requests (bounded bodies), picks the region, and hands the
-request to the wasm thread; it never touches wasm itself. Inspection endpoints
-under `/_edge/` answer loopback clients only, and only this server's pages
-(serve.guard).
+The server reads requests (bounded in size and time, see `incoming.py`), picks
+the region, and hands the request to the wasm thread; it never touches wasm
+itself. Inspection endpoints under `/_edge/` answer loopback clients only, and
+only this server's pages (`guard.py`). Connections are accepted by
+`listener.py`, at most `max_connections` at once.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import socket
 import time
 from dataclasses import dataclass
 
-from hypercorn.asyncio import serve
 from hypercorn.config import Config as HypercornConfig
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -29,6 +29,8 @@ from ..wasm.thread import WasmThread
 from .admin import ADMIN_PREFIX, HEALTH_PATH, REGION_HEADER, admin_routes
 from .guard import Guard, SameOrigin
 from .host import EdgeHost
+from .incoming import IncomingGuard, read_body
+from .listener import connection_limit, serve_connections
 
 log = logging.getLogger("edge.http")
 
@@ -37,34 +39,35 @@ log = logging.getLogger("edge.http")
 class ServerOptions:
     max_body_bytes: int
     public_url: str
+    body_timeout: float  # seconds for a whole request body, from its head
     same_origin: SameOrigin  # who may use the admin API under /_edge/
     admin_token: str | None = None
 
 
-class BodyTooLarge(Exception):
+class UnknownRegion(Exception):
     pass
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise BodyTooLarge
-    return bytes(body)
+def pick_region(request: Request, host: EdgeHost) -> str:
+    """Region by `x-edge-region`, then by host name (`eu-west.localhost`), else default.
 
-
-def pick_region(request: Request, host: EdgeHost) -> str | None:
-    """Region by `x-edge-region`, then by host name (`eu-west.localhost`), else default."""
+    UnknownRegion if the header names no region, or a name under `localhost`
+    (where the first label can only mean a region) does not start with one.
+    Other host names (`localhost`, an IP address, the machine's name) that do
+    not start with a region get the default region.
+    """
     named = request.headers.get(REGION_HEADER)
     if named is not None:
-        return named if named in host.regions else None
-    hostname = (request.url.hostname or "").lower()
-    first = hostname.split(".")[0] if "." in hostname else ""
-    return first if first in host.regions else host.default_region
+        if named in host.regions:
+            return named
+        raise UnknownRegion(f"unknown region {named!r} in {REGION_HEADER}")
+    hostname = (request.url.hostname or "").lower().rstrip(".")
+    label, dot, _ = hostname.partition(".")
+    if dot and label in host.regions:
+        return label
+    if hostname.endswith(".localhost"):
+        raise UnknownRegion(f"unknown region {label!r} in the host name {hostname}")
+    return host.default_region
 
 
 def _to_starlette(resp: HttpResponse, region: str) -> Response:
@@ -86,12 +89,13 @@ def create_app(
 ) -> Starlette:
     async def edge_request(request: Request) -> Response:
         started = time.perf_counter()
-        region = pick_region(request, host)
-        if region is None:
-            wanted = request.headers.get(REGION_HEADER)
+        region: str | None = None
+        try:
+            region = pick_region(request, host)
+        except UnknownRegion as exc:
             known = ", ".join(host.regions)
             response: Response = JSONResponse(
-                {"error": f"unknown region {wanted!r}; regions are: {known}"}, status_code=400
+                {"error": f"{exc}; regions are: {known}"}, status_code=400
             )
         else:
             response = await _dispatch(request, region)
@@ -107,11 +111,7 @@ def create_app(
         return response
 
     async def _dispatch(request: Request, region: str) -> Response:
-        try:
-            body = await read_body(request, options.max_body_bytes)
-        except BodyTooLarge:
-            message = f"request body larger than {options.max_body_bytes} bytes"
-            return JSONResponse({"error": message}, status_code=413)
+        body = await read_body(request, options.max_body_bytes)  # BodyError: IncomingGuard
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"]]
         client = f"{request.client.host}:{request.client.port}" if request.client else "0.0.0.0:0"
         future = wasm.submit(
@@ -133,13 +133,15 @@ def create_app(
             *admin_routes(host, wasm, control, options.public_url),
             Route("/{path:path}", edge_request, methods=methods),
         ],
-        middleware=[guard],
+        middleware=[Middleware(IncomingGuard, body_timeout=options.body_timeout), guard],
     )
 
 
-def hypercorn_config(bind: str) -> HypercornConfig:
+def hypercorn_config(bind: str | None = None) -> HypercornConfig:
+    """hypercorn's settings; `bind` only where hypercorn opens the socket itself."""
     config = HypercornConfig()
-    config.bind = [bind]
+    if bind is not None:
+        config.bind = [bind]
     config.accesslog = None  # the app logs each request itself, with its region
     config.errorlog = logging.getLogger("edge.hypercorn")
     config.graceful_timeout = 2.0
@@ -147,12 +149,14 @@ def hypercorn_config(bind: str) -> HypercornConfig:
     return config
 
 
-async def serve_forever(app: Starlette, bind: str) -> None:
+async def serve_forever(app: Starlette, sock: socket.socket, max_connections: int) -> None:
+    """Serve on the listening `sock` until SIGINT or SIGTERM; closes `sock`."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await serve(app, hypercorn_config(bind), shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+    limit = connection_limit(max_connections)
+    await serve_connections(app, hypercorn_config(), sock, limit, stop.wait)
 
 
 def bound_socket(host: str, port: int, *, listen: bool) -> socket.socket:

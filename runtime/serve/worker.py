@@ -90,12 +90,15 @@ def serve(settings: Settings, *, replicate: bool = False) -> None:
         else None
     )
     options = ServerOptions(
-        settings.max_body_bytes, public_url(settings), same_origin(settings), settings.admin_secret
+        settings.max_body_bytes,
+        public_url(settings),
+        parse_duration(settings.body_timeout),
+        same_origin(settings),
+        settings.admin_secret,
     )
     app = create_app(host, wasm, control, options)
     try:
-        # hypercorn takes the descriptor over and closes it when it stops.
-        asyncio.run(serve_forever(app, f"fd://{sock.detach()}"))
+        asyncio.run(serve_forever(app, sock, settings.max_connections))
     finally:
         if loop is not None:
             loop.stop()

@@ -50,6 +50,8 @@ class TestDefaults:
         assert s.deadline_ms == 5000
         assert s.memory_limit_mb == 256
         assert s.max_body_bytes == MAX_BODY_BYTES == 10 * 1024 * 1024
+        assert s.body_timeout == "10s"
+        assert s.max_connections == 512
         assert s.pool_size == 4
         assert s.log_level == "info"
         assert s.cache_dir == tmp_path / "xdg-cache" / "edge"
@@ -269,6 +271,7 @@ class TestValidation:
             ("max_body_bytes", 0),
             ("workers", 0),
             ("pool_size", -1),
+            ("max_connections", 0),
         ],
     )
     def test_limits_must_be_positive(self, field: str, value: int) -> None:
@@ -276,6 +279,17 @@ class TestValidation:
             overrides: dict[str, Any] = {field: value}
             load_settings(**overrides)
         assert field in str(info.value)
+
+    @pytest.mark.parametrize(("value", "message"), [("0s", "longer than 0"), ("soon", "not a")])
+    def test_bad_body_timeout(self, value: str, message: str) -> None:
+        with pytest.raises(ValidationError, match=message):
+            load_settings(body_timeout=value)
+
+    def test_body_timeout_and_connections_from_env(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("EDGE_BODY_TIMEOUT", "2.5s")
+        monkeypatch.setenv("EDGE_MAX_CONNECTIONS", "64")
+        s = load_settings()
+        assert (s.body_timeout, s.max_connections) == ("2.5s", 64)
 
     def test_pool_size_zero_is_allowed(self) -> None:
         assert load_settings(pool_size=0).pool_size == 0

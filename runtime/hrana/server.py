@@ -6,10 +6,10 @@ import hmac
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from .statements import Conn
+from .libsql import Database, LibsqlConnection
 from .streams import BatonTable, Stream
 
-Connect = Callable[[], Conn]
+Connect = Callable[[], Database]
 
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024  # as the edge server's request bodies
 DEFAULT_IDLE_TIMEOUT = 10.0  # seconds an HTTP stream waits for its next request
@@ -42,7 +42,7 @@ class HranaServer:
         self.pool = ThreadPoolExecutor(max_threads, thread_name_prefix="edge-hrana-sql")
 
     def new_stream(self) -> Stream:
-        return Stream(self.connect, self.pool)
+        return Stream(lambda: LibsqlConnection(self.connect()), self.pool)
 
     def _matches(self, candidate: bytes) -> bool:
         return self._token is not None and hmac.compare_digest(candidate, self._token)

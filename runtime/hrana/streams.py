@@ -195,7 +195,7 @@ class BatonTable:
         return baton
 
     def drop(self, entry: HttpStream) -> None:
-        """Close a stream in the background (its request failed or it expired)."""
+        """Forget a stream, closing it in the background (its request failed or it expired)."""
         self._live.discard(entry)
         task = asyncio.get_running_loop().create_task(entry.stream.close())
         self._closing.add(task)

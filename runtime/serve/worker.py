@@ -97,10 +97,12 @@ def serve(settings: Settings, *, replicate: bool = False) -> None:
     if line is not None:
         line.watch_supervisor()  # from the start: an orphan must not go on loading
     progress = WasmProgress()
-    address, port = settings.listen_address
-    sock = bound_socket(address, port, listen=True)
     control = ControlFile(settings.state_dir)  # one cache of network.json per process
     host, wasm = start_host(settings, control, progress)
+    # Listening only once ready: the kernel sends no connection to a worker
+    # still starting (a replacement, say) while the others can take it.
+    address, port = settings.listen_address
+    sock = bound_socket(address, port, listen=True)
     loop = (
         replication_loop(settings, app_labels(host.manifest, host.remote_sql), control)
         if replicate

@@ -5,13 +5,13 @@ Two things sqld does that a plain SQLite connection does not.
 Declared column types: a result's `cols[].decltype` (see decltypes.py), looked
 up in the connection's database file, which is found once per stream.
 
-Read-only transactions: libSQL adds READONLY to SQLite's BEGIN (`BEGIN READONLY`), and its clients
-open a read transaction with `BEGIN TRANSACTION READONLY` (@libsql/client's
-`transaction("read")`). Plain SQLite reads the first as a syntax error and the
-second as a transaction *named* READONLY, in which writes commit. A stream's
-connection is wrapped so that either form opens a deferred transaction with
+Read-only transactions: libSQL adds READONLY to SQLite's BEGIN (`BEGIN
+READONLY`), and its clients open a read transaction with `BEGIN TRANSACTION
+READONLY` (@libsql/client's `transaction("read")`). Plain SQLite reads the
+first as a syntax error and the second as a transaction *named* READONLY, in
+which writes commit. Here either form opens a deferred transaction with
 `PRAGMA query_only` on, where every write fails (SQLITE_READONLY) before it
-changes anything, and query_only goes off again once the transaction ends.
+changes anything; query_only goes off again once the transaction ends.
 """
 
 from __future__ import annotations

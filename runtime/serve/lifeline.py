@@ -89,8 +89,9 @@ class WorkerEnd:
             if pending is None or pending.done():
                 pending = submit(progress.touch)
             line = f"{progress.busy_for():.3f}\n".encode()
-            with contextlib.suppress(BlockingIOError, InterruptedError):
-                self._sock.send(line, socket.MSG_DONTWAIT)  # the line is full: beat dropped
+            # A full line drops the beat; a broken one means the watcher is stopping us.
+            with contextlib.suppress(OSError):
+                self._sock.send(line, socket.MSG_DONTWAIT)
             await asyncio.sleep(BEAT_SECONDS)
 
 

@@ -130,11 +130,9 @@ async def _once(server: HranaServer, op: Op) -> Any:
     entry = server.batons.open()
     try:
         result = await entry.stream.run(op)
-    except BaseException:
-        server.batons.drop(entry)
-        raise
-    await entry.stream.close()  # an unfinished transaction rolls back before we answer
-    server.batons.park(entry)  # closed: just forgets it
+        await entry.stream.close()  # an unfinished transaction rolls back before we answer
+    finally:
+        server.batons.drop(entry)  # forgotten, even if this request was cancelled
     return result
 
 

@@ -29,12 +29,14 @@ MAX_CONDITION_DEPTH = 64
 
 
 class Conn(Protocol):
-    """What a stream needs of a database connection (SqlConnection, RoutedConnection)."""
+    """What a stream's operations get: a LibsqlConnection (libsql.py)."""
 
     @property
     def in_transaction(self) -> bool: ...
 
     def execute(self, sql: str, params: SqlParams = ...) -> QueryResult: ...
+
+    def decltypes(self, sql: str, count: int) -> list[str | None]: ...
 
     def close(self) -> None: ...
 
@@ -147,8 +149,9 @@ def execute(conn: Conn, stmt: Stmt) -> dict[str, Any]:
         result = conn.execute(stmt.sql, bind(stmt))
     except SqlError as exc:
         raise from_sql_error(exc) from None
+    types = conn.decltypes(stmt.sql, len(result.columns)) if result.columns else []
     return {
-        "cols": [{"name": name, "decltype": None} for name in result.columns],
+        "cols": [{"name": n, "decltype": t} for n, t in zip(result.columns, types, strict=True)],
         "rows": [[encode_value(v) for v in row] for row in result.rows] if stmt.want_rows else [],
         "affected_row_count": result.changes,
         "last_insert_rowid": str(result.last_insert_rowid),

@@ -171,14 +171,20 @@ class RawWs:
         self._pending.append({"type": "request", "request_id": rid, "request": request})
         return rid
 
-    async def flush(self) -> dict[int, dict[str, Any]]:
-        """Send the queued requests back to back; the replies by request id."""
+    async def send_queued(self) -> int:
+        """Send the queued requests back to back, waiting for nothing; how many."""
         pending, self._pending = getattr(self, "_pending", []), []
         for message in pending:
             await self.send(message)
+        return len(pending)
+
+    async def flush(self) -> dict[int, dict[str, Any]]:
+        """Send the queued requests back to back; the replies by request id."""
+        sent = await self.send_queued()
         replies: dict[int, dict[str, Any]] = {}
-        while len(replies) < len(pending):
+        while len(replies) < sent:
             reply = await self.receive()
+            assert isinstance(reply, dict), f"the connection ended instead: {reply}"
             replies[reply["request_id"]] = reply
         return replies
 

@@ -256,13 +256,17 @@ def _why_replace(worker: WorkerProcess, timeout: float) -> str | None:
 
 def _listen(workers: list[WorkerProcess]) -> None:
     """Wait up to POLL_SECONDS for heartbeats, and take in those that came."""
-    lines = [w.line for w in workers if w.line.open]
+    lines = {w.line: w for w in workers if w.line.open}
     try:
-        readable, _, _ = select.select(lines, [], [], POLL_SECONDS)
+        readable, _, _ = select.select(list(lines), [], [], POLL_SECONDS)
     except InterruptedError:  # a signal: the loop looks at `stopping`
         return
     for line in readable:
+        first = line.last_beat is None
         line.read()
+        if first and line.last_beat is not None:
+            worker = lines[line]
+            log.info("worker %d is serving (pid %d)", worker.index, worker.process.pid)
 
 
 def _stop(workers: list[WorkerProcess]) -> None:

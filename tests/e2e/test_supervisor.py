@@ -42,6 +42,13 @@ def running(pid: int) -> bool:
     return "zombie" not in state
 
 
+def all_serving(up: EdgeUp, count: int) -> None:
+    """Wait until `count` workers have sent their first heartbeat (they have loaded)."""
+    wait_for(
+        lambda: up.output().count("is serving (pid") >= count, timeout=60, what="workers loaded"
+    )
+
+
 def refused(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(2)
@@ -83,6 +90,7 @@ def test_a_worker_that_stops_answering_is_replaced(
         *("--workers", "2", "--deadline-ms", "1000", "--worker-timeout", "2s"),
     )
     launched.append(up)
+    all_serving(up, 2)  # a worker still loading has a minute for its first heartbeat
     frozen = min(workers(up))
     os.kill(frozen, signal.SIGSTOP)  # its event loop, wasm thread and all
     wait_for(lambda: not running(frozen), timeout=20, what="the stopped worker to be killed")
@@ -105,6 +113,7 @@ def test_a_worker_whose_wasm_thread_is_stuck_is_replaced(
         *("--sql-write-timeout", "60s"),
     )
     launched.append(up)
+    all_serving(up, 2)
     before = workers(up)
     with httpx.Client(base_url=up.url, timeout=60) as http:
         assert "error" not in sql_probe(http, "us-east", "CREATE TABLE t (x)")

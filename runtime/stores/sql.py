@@ -18,9 +18,11 @@ from typing import cast
 
 from framework.sql import statement_kind
 
+from . import deadlines
 from ._sqlite import DEFAULT_BUSY_TIMEOUT, data_version, open_connection
 from .closeable import Closeable
 from .readonly import ReadOnlyGuard
+from .results import MAX_RESULT_BYTES, ResultTooLarge, fetch_rows
 
 SqlValue = int | float | str | bytes | None
 Row = tuple[SqlValue, ...]
@@ -59,6 +61,15 @@ class SqlError(Exception):
         super().__init__(message)
         self.message = message
         self.code = code
+
+
+# SQLite calls the progress handler every this many virtual machine steps
+# (about a millisecond): how soon a statement notices that its deadline passed.
+_PROGRESS_STEPS = 10_000
+
+
+class StatementInterrupted(SqlError):
+    """The statement ran past its deadline and was stopped; nothing of it remains."""
 
 
 class ReplicaWriteError(SqlError):
@@ -158,24 +169,48 @@ class SqlConnection(Closeable):
         guard = raw.guard
         if guard is not None:
             guard.denied = None
+        in_transaction = raw.in_transaction
         try:
             cursor = raw.execute(sql, values)
             try:
-                rows: list[Row] = cursor.fetchall()
+                rows = cast(list[Row], fetch_rows(cursor, self._db.max_result_bytes))
                 columns = [d[0] for d in cursor.description] if cursor.description else []
             finally:
                 cursor.close()
             # Python's sqlite3 only tracks these for some statement shapes; ask
             # SQLite, which has the exact per-connection values.
             changes, rowid = raw.execute("SELECT changes(), last_insert_rowid()").fetchone()
+        except ResultTooLarge as exc:
+            raise SqlError(str(exc), "SQLITE_TOOBIG") from None
         except sqlite3.Error as exc:
             if guard is not None and guard.denied is not None:
                 raise ReplicaWriteError(guard.denied) from None
+            if getattr(exc, "sqlite_errorname", None) == "SQLITE_INTERRUPT":
+                raise self._interrupted(in_transaction) from None
             raise from_sqlite_error(exc) from None
         except UnicodeEncodeError as exc:
             raise SqlError(f"text parameter is not valid Unicode: {exc}") from None
         self._changes, self._last_insert_rowid = changes, rowid
         return QueryResult(columns, rows, changes, rowid)
+
+    def _interrupted(self, in_transaction: bool) -> StatementInterrupted:
+        """The error of a statement its deadline stopped, after undoing its transaction."""
+        raw = self._raw
+        assert raw is not None
+        deadline = deadlines.current()
+        limit = deadline.what if deadline is not None else "its deadline"
+        if raw.in_transaction:
+            # SQLite rolls back a transaction whose write was interrupted, but
+            # not one interrupted in a read: end it either way, so that nothing
+            # started before the deadline commits after it.
+            with deadlines.lifted():
+                raw.execute("ROLLBACK")
+        undone = "the statement and its transaction were" if in_transaction else "the statement was"
+        if deadline is not None:
+            deadline.cut = "a SQL statement"
+        return StatementInterrupted(
+            f"interrupted: the statement ran past {limit}; {undone} rolled back", "SQLITE_INTERRUPT"
+        )
 
     def last_insert_rowid(self) -> int:
         """Rowid of the most recent successful INSERT on this connection (0 if none)."""
@@ -197,6 +232,8 @@ class SqlDatabase(Closeable):
 
     With `read_only`, every connection refuses statements that would write
     (`ReplicaWriteError`, raised before anything runs): a region's replica.
+    A statement stops at the deadline of `runtime.stores.deadlines`, and one
+    whose result passes `max_result_bytes` fails (`runtime.stores.results`).
     """
 
     def __init__(
@@ -206,12 +243,14 @@ class SqlDatabase(Closeable):
         pool_size: int = 4,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
         read_only: bool = False,
+        max_result_bytes: int = MAX_RESULT_BYTES,
     ) -> None:
         if pool_size < 0:
             raise ValueError("pool_size must not be negative")
         self.path = Path(path)
         self.read_only = read_only
         self.pool_size = pool_size
+        self.max_result_bytes = max_result_bytes
         self._busy_timeout = busy_timeout
         self._lock = threading.Lock()  # guards the pool and counters
         self._monitor_lock = threading.Lock()  # guards the data_version connection
@@ -319,6 +358,10 @@ class SqlDatabase(Closeable):
             )
             try:
                 raw.execute("PRAGMA foreign_keys = ON")
+                raw.set_progress_handler(deadlines.past_deadline, _PROGRESS_STEPS)
+                # No single value larger than a whole result: SQLite would
+                # build it in memory before the result's count could refuse it.
+                raw.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_RESULT_BYTES)
                 if self.read_only and guarded:
                     # Nothing can write here, so changes() stays 0 and needs no reset.
                     raw.guard = ReadOnlyGuard()

@@ -43,15 +43,21 @@ def current() -> Deadline | None:
 
 
 @contextmanager
-def until(at: float, what: str) -> Iterator[Deadline]:
-    """Store calls inside the block stop at `at` (monotonic time), or earlier if nested."""
+def applied(deadline: Deadline) -> Iterator[Deadline]:
+    """Store calls inside the block stop at `deadline`, or at an earlier one around it."""
     outer = _current.get()
-    deadline = outer if outer is not None and outer.at <= at else Deadline(at, what)
+    if outer is not None and outer.at <= deadline.at:
+        deadline = outer
     token = _current.set(deadline)
     try:
         yield deadline
     finally:
         _current.reset(token)
+
+
+def until(at: float, what: str) -> AbstractContextManager[Deadline]:
+    """Store calls inside the block stop at `at` (monotonic time), or earlier if nested."""
+    return applied(Deadline(at, what))
 
 
 def within(seconds: float, what: str) -> AbstractContextManager[Deadline]:

@@ -157,7 +157,7 @@ class RemoteDatabase(Closeable):
         if not outcome:
             self._abandon_client()
             if deadline is not None and deadline.passed():
-                deadline.cut = f"a call to the libSQL database at {self.display_url}"
+                deadline.cut = f"a call to the libSQL database at {self.display_url}, given up"
                 raise RemoteUnavailable(
                     f"no answer from the libSQL database at {self.display_url} before "
                     f"{deadline.what}; whether the statement ran is not known",

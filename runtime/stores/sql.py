@@ -207,7 +207,7 @@ class SqlConnection(Closeable):
                 raw.execute("ROLLBACK")
         undone = "the statement and its transaction were" if in_transaction else "the statement was"
         if deadline is not None:
-            deadline.cut = "a SQL statement"
+            deadline.cut = "a SQL statement, which was interrupted and rolled back"
         return StatementInterrupted(
             f"interrupted: the statement ran past {limit}; {undone} rolled back", "SQLITE_INTERRUPT"
         )

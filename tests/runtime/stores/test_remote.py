@@ -406,7 +406,7 @@ def test_the_deadline_cuts_a_call_shorter_than_the_timeout() -> None:
             f"no answer from the libSQL database at http://127.0.0.1:{silent.getsockname()[1]} "
             "before the request deadline of 300 ms; whether the statement ran is not known"
         )
-        assert deadline.cut == f"a call to the libSQL database at {db.display_url}"
+        assert deadline.cut == f"a call to the libSQL database at {db.display_url}, given up"
     finally:
         db.close()
         silent.close()

@@ -10,7 +10,7 @@ and it is slow where this runtime is hot:
   writes and reads that array in place at C speed instead. The cells are the
   C API's own cost (wasmtime then builds a 40-byte `Val` per byte as well):
   nothing here copies them again, and large bodies cross in pieces (see
-  `runtime.wasm.body`).
+  `runtime.wasm.body`). SQL rows are lowered in one pass (`runtime.wasm.rows`).
 - Every host call and every export call rebuilds its function type, and every
   variant or result lowered asks the C API for its cases again (about 60 FFI
   calls per request). Types are immutable, so their properties are memoised
@@ -38,6 +38,8 @@ from wasmtime import _ffi as ffi
 from wasmtime.component import _enter, _linker, _types
 from wasmtime.component._func import Func
 
+from . import rows
+
 _CELL = ctypes.sizeof(ffi.wasmtime_component_val_t)
 _KIND = ffi.wasmtime_component_val_t.kind.offset
 _VALUE = ffi.wasmtime_component_val_t.of.offset
@@ -54,7 +56,11 @@ def _cells(data: Any, n: int) -> memoryview:
     return memoryview(array).cast("B")
 
 
-def _bytes_to_c(self: Any, store: Any, val: Any, ptr: Any) -> None:
+def _list_to_c(self: Any, store: Any, val: Any, ptr: Any) -> None:
+    if isinstance(val, rows.SqlRows):
+        if rows.SUPPORTED:
+            return rows.lower(self, val, ptr)
+        val = rows.as_records(self, val)
     if not self._is_bytes():
         return _original_to_c(self, store, val, ptr)
     if not isinstance(val, bytes | bytearray | memoryview):
@@ -251,7 +257,7 @@ def install() -> None:
     global _installed
     if _installed:
         return
-    _types.ListType.convert_to_c = _bytes_to_c  # type: ignore[method-assign]
+    _types.ListType.convert_to_c = _list_to_c  # type: ignore[method-assign]
     _types.ListType.convert_from_c = _bytes_from_c  # type: ignore[method-assign]
     for cls, name in [
         (_types.ListType, "element"),

@@ -37,6 +37,7 @@ from ..wasm.instances import (
     GuestFailure,
     HttpRequest,
     HttpResponse,
+    Overloaded,
     ResponseTooLarge,
 )
 
@@ -231,6 +232,9 @@ class EdgeHost:
             log.error("%s%s", exc, _indent(exc.guest_output))
             limit = self.limits.deadline_ms
             return _json_error(504, f"the request ran past its deadline of {limit} ms {exc.where}")
+        except Overloaded as exc:
+            log.error("%s", exc)
+            return _json_error(503, "too many requests are still blocked past their deadline")
         except ResponseTooLarge as exc:
             log.error("%s%s", exc, _indent(exc.guest_output))
             limit = self.limits.max_response_body_bytes

@@ -11,7 +11,8 @@ import hashlib
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -102,6 +103,11 @@ def from_sqlite_error(exc: sqlite3.Error) -> SqlError:
     return SqlError(str(exc), getattr(exc, "sqlite_errorname", None))
 
 
+def _past() -> bool:
+    deadline = deadlines.current()
+    return deadline is not None and deadline.passed()
+
+
 def _changes_connection_state(sql: str) -> bool:
     return statement_kind(sql) in _STATEFUL_KINDS or bool(_TEMP_SCHEMA.search(sql))
 
@@ -171,12 +177,13 @@ class SqlConnection(Closeable):
             guard.denied = None
         in_transaction = raw.in_transaction
         try:
-            cursor = raw.execute(sql, values)
-            try:
-                rows = cast(list[Row], fetch_rows(cursor, self._db.max_result_bytes))
-                columns = [d[0] for d in cursor.description] if cursor.description else []
-            finally:
-                cursor.close()
+            with self._lock_waits_end_by_the_deadline(raw):
+                cursor = raw.execute(sql, values)
+                try:
+                    rows = cast(list[Row], fetch_rows(cursor, self._db.max_result_bytes))
+                    columns = [d[0] for d in cursor.description] if cursor.description else []
+                finally:
+                    cursor.close()
             # Python's sqlite3 only tracks these for some statement shapes; ask
             # SQLite, which has the exact per-connection values.
             changes, rowid = raw.execute("SELECT changes(), last_insert_rowid()").fetchone()
@@ -185,13 +192,29 @@ class SqlConnection(Closeable):
         except sqlite3.Error as exc:
             if guard is not None and guard.denied is not None:
                 raise ReplicaWriteError(guard.denied) from None
-            if getattr(exc, "sqlite_errorname", None) == "SQLITE_INTERRUPT":
+            name = getattr(exc, "sqlite_errorname", None) or ""
+            if name == "SQLITE_INTERRUPT" or (name.startswith("SQLITE_BUSY") and _past()):
                 raise self._interrupted(in_transaction) from None
             raise from_sqlite_error(exc) from None
         except UnicodeEncodeError as exc:
             raise SqlError(f"text parameter is not valid Unicode: {exc}") from None
         self._changes, self._last_insert_rowid = changes, rowid
         return QueryResult(columns, rows, changes, rowid)
+
+    @contextmanager
+    def _lock_waits_end_by_the_deadline(self, raw: _RawConnection) -> Iterator[None]:
+        # SQLite's progress handler does not run while a statement waits for
+        # another writer's lock: shorten that wait (the busy timeout) instead.
+        deadline = deadlines.current()
+        usual = self._db.busy_timeout
+        if deadline is None or deadline.remaining() >= usual:
+            yield
+            return
+        raw.execute(f"PRAGMA busy_timeout = {max(0, int(deadline.remaining() * 1000))}")
+        try:
+            yield
+        finally:
+            raw.execute(f"PRAGMA busy_timeout = {int(usual * 1000)}")
 
     def _interrupted(self, in_transaction: bool) -> StatementInterrupted:
         """The error of a statement its deadline stopped, after undoing its transaction."""
@@ -251,7 +274,7 @@ class SqlDatabase(Closeable):
         self.read_only = read_only
         self.pool_size = pool_size
         self.max_result_bytes = max_result_bytes
-        self._busy_timeout = busy_timeout
+        self.busy_timeout = busy_timeout
         self._lock = threading.Lock()  # guards the pool and counters
         self._monitor_lock = threading.Lock()  # guards the data_version connection
         self._idle: list[_RawConnection] = []
@@ -354,7 +377,7 @@ class SqlDatabase(Closeable):
         try:
             raw = cast(
                 _RawConnection,
-                open_connection(self.path, busy_timeout=self._busy_timeout, factory=_RawConnection),
+                open_connection(self.path, busy_timeout=self.busy_timeout, factory=_RawConnection),
             )
             try:
                 raw.execute("PRAGMA foreign_keys = ON")

@@ -33,6 +33,10 @@ class ResponseTooLarge(GuestFailure):
     """The handler returned a body larger than the host takes."""
 
 
+class Overloaded(GuestFailure):
+    """Too many earlier handlers are still blocked past their deadline: not started."""
+
+
 def trap_cause(text: str) -> tuple[str, str]:
     """A wasmtime error's text as (its cause, the rest: the backtrace), cause on one line."""
     text = text.strip()

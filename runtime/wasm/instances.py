@@ -29,6 +29,7 @@ from .engine import WasmEngine
 from .failures import (
     DeadlineExceeded,
     GuestFailure,
+    Overloaded,
     ResponseTooLarge,
     is_epoch_interrupt,
     trap_cause,
@@ -42,6 +43,7 @@ __all__ = [
     "GuestFailure",
     "HttpRequest",
     "HttpResponse",
+    "Overloaded",
     "ResponseTooLarge",
 ]
 
@@ -189,7 +191,7 @@ class ComponentRunner:
         except Abandoned:
             stopped = "while blocked in a host call (such as time.sleep or outbound I/O)"
         except TooManyStuck as exc:
-            raise GuestFailure(f"component {self.component_id!r} not started: {exc}") from None
+            raise Overloaded(f"component {self.component_id!r} not started: {exc}") from None
         except wasmtime.WasmtimeError as exc:
             failure = self._failure(exc, ready)
             stopped = "" if failure is None else None  # the epoch deadline's trap

@@ -119,3 +119,17 @@ def test_edge_up_keeps_serving_while_every_worker_has_a_stuck_handler(
         assert time.monotonic() - started < 3 * PROMPTLY  # not the 60 s of the sleeps
         assert http.get("/ok").json() == {"ok": True, "method": "GET"}
     assert "ran past the request deadline of 1000 ms" in up.output()
+
+
+def test_while_too_many_handlers_are_stuck_new_ones_get_a_503(emulate) -> None:
+    edge = emulate("faults", regions=["us-east"], deadline_ms=DEADLINE_MS)
+    edge.host.engine.watchdog.max_stuck = 1  # this Emulator's own engine
+    client = edge.client()
+    assert client.get("/sleep?seconds=3").status_code == 504  # still asleep, abandoned
+    refused = client.get("/ok")
+    assert refused.status_code == 503
+    assert refused.json() == {"error": "too many requests are still blocked past their deadline"}
+    started = time.monotonic()
+    while edge.host.engine.watchdog.stuck_calls() and time.monotonic() - started < 30:
+        time.sleep(0.05)
+    assert client.get("/ok").status_code == 200  # served again once the sleeper woke

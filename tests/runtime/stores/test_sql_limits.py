@@ -149,3 +149,19 @@ def test_one_value_larger_than_a_result_is_refused_before_it_is_built(conn: SqlC
     with pytest.raises(SqlError, match="string or blob too big"):
         conn.execute("SELECT zeroblob(?)", [MAX_RESULT_BYTES + 1])
     assert len(conn.execute("SELECT zeroblob(?)", [MAX_RESULT_BYTES - VALUE_COST]).rows) == 1
+
+
+def test_a_wait_for_another_writers_lock_ends_at_the_deadline(tmp_path: Path) -> None:
+    with SqlDatabase(tmp_path / "locked.sqlite", busy_timeout=60) as db:
+        db.execute("CREATE TABLE t (x INTEGER)")
+        with db.connect() as holder, db.connect() as waiter:
+            holder.execute("BEGIN IMMEDIATE")  # holds the write lock
+            started = time.monotonic()
+            with deadlines.within(0.3, "a deadline"), pytest.raises(StatementInterrupted):
+                waiter.execute("INSERT INTO t (x) VALUES (1)")
+            assert time.monotonic() - started < 30  # not the 60 s busy timeout
+            holder.execute("ROLLBACK")
+            waiter.execute("INSERT INTO t (x) VALUES (2)")  # the usual wait is back
+        assert db.execute("SELECT x FROM t").rows == [(2,)]
+        with db.connect() as conn:
+            assert conn.execute("PRAGMA busy_timeout").rows == [(60_000,)]

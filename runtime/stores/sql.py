@@ -103,6 +103,19 @@ def from_sqlite_error(exc: sqlite3.Error) -> SqlError:
     return SqlError(str(exc), getattr(exc, "sqlite_errorname", None))
 
 
+def _set_busy_timeout(raw: _RawConnection, seconds: float) -> None:
+    # A replica's authorizer would send a pragma that sets something to the
+    # primary: this one is the store's own.
+    guard = raw.guard
+    if guard is not None:
+        guard.own = True
+    try:
+        raw.execute(f"PRAGMA busy_timeout = {max(0, int(seconds * 1000))}")
+    finally:
+        if guard is not None:
+            guard.own = False
+
+
 def _past() -> bool:
     deadline = deadlines.current()
     return deadline is not None and deadline.passed()
@@ -210,11 +223,11 @@ class SqlConnection(Closeable):
         if deadline is None or deadline.remaining() >= usual:
             yield
             return
-        raw.execute(f"PRAGMA busy_timeout = {max(0, int(deadline.remaining() * 1000))}")
+        _set_busy_timeout(raw, deadline.remaining())
         try:
             yield
         finally:
-            raw.execute(f"PRAGMA busy_timeout = {int(usual * 1000)}")
+            _set_busy_timeout(raw, usual)
 
     def _interrupted(self, in_transaction: bool) -> StatementInterrupted:
         """The error of a statement its deadline stopped, after undoing its transaction."""

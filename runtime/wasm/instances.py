@@ -184,41 +184,27 @@ class ComponentRunner:
                 ready.store.set_epoch_deadline(self.engine.deadline_ticks(self.deadline_ms))
                 return self._dispatch(ready, request)
 
+        response: HttpResponse | None = None
         failure: GuestFailure | None = None
-        stopped: str | None = None  # how the deadline ended the call, if it did
+        blocked = False
         try:
             response = self.engine.watchdog.run(call, deadline)
         except Abandoned:
-            stopped = "while blocked in a host call (such as time.sleep or outbound I/O)"
+            blocked = True
         except TooManyStuck as exc:
             raise Overloaded(f"component {self.component_id!r} not started: {exc}") from None
-        except wasmtime.WasmtimeError as exc:
+        except Exception as exc:
             failure = self._failure(exc, ready)
-            stopped = "" if failure is None else None  # the epoch deadline's trap
-        except RequestOver:
-            stopped = ""  # a host call past the deadline was refused
-        except GuestFailure as exc:
-            failure = exc
-        except Exception as exc:  # a host function failed: a bug here, not the guest's
-            log.exception("component %r: a host call failed", self.component_id)
-            failure = GuestFailure(
-                f"component {self.component_id!r} failed in a host call: {exc!r}",
-                ready.output.decode("utf-8", "replace"),
-            )
         finally:
             ready.context.close()  # an abandoned call's open transaction rolls back here
-        cut = limit.cut
-        if stopped is None and (cut is not None or time.monotonic() >= deadline):
+        timed_out = response is None and failure is None  # an epoch trap, a refused call
+        if blocked or timed_out or limit.cut is not None or time.monotonic() >= deadline:
             # Whatever the guest did after its deadline (caught the interrupted
             # statement's error, say) does not count: the request ran out of time.
-            stopped = ""
-        if stopped is not None:
-            self.stats["deadlines"] += 1
-            raise self._deadline(
-                stopped or (f"in {cut}" if cut else "in the handler's code"), ready
-            )
+            raise self._late(ready, limit, blocked)
         if failure is not None:
             raise failure
+        assert response is not None
         # A handler's uncaught exception is a 500 whose traceback the guest printed.
         self._flush_output(ready, logging.WARNING if response.status >= 500 else logging.INFO)
         return response
@@ -244,7 +230,13 @@ class ComponentRunner:
         content = body.receive(bytes(result.body), size, lambda n: invoke(body.READ, n))
         return HttpResponse(int(result.status), list(result.headers), content)
 
-    def _deadline(self, where: str, ready: _Ready) -> DeadlineExceeded:
+    def _late(self, ready: _Ready, limit: deadlines.Deadline, blocked: bool) -> DeadlineExceeded:
+        """The request ran past its deadline: where it was when it was stopped."""
+        self.stats["deadlines"] += 1
+        if blocked:
+            where = "while blocked in a host call (such as time.sleep or outbound I/O)"
+        else:
+            where = f"in {limit.cut}" if limit.cut else "in the handler's code"
         return DeadlineExceeded(
             f"component {self.component_id!r} ran past the request deadline of "
             f"{self.deadline_ms} ms {where}",
@@ -252,17 +244,23 @@ class ComponentRunner:
             ready.output.decode("utf-8", "replace"),
         )
 
-    def _failure(self, exc: wasmtime.WasmtimeError, ready: _Ready) -> GuestFailure | None:
-        """A trap as a GuestFailure; None for the epoch deadline's (answered as a deadline)."""
+    def _failure(self, exc: Exception, ready: _Ready) -> GuestFailure | None:
+        """What a failed call was; None when the deadline itself stopped it."""
+        if isinstance(exc, RequestOver):
+            return None  # a host call after the deadline was refused
+        if isinstance(exc, GuestFailure):
+            return exc
+        output = ready.output.decode("utf-8", "replace")
+        if not isinstance(exc, wasmtime.WasmtimeError):  # a bug of a host function
+            log.error("component %r: a host call failed", self.component_id, exc_info=exc)
+            return GuestFailure(
+                f"component {self.component_id!r} failed in a host call: {exc!r}", output
+            )
         cause, backtrace = trap_cause(str(exc))
         if is_epoch_interrupt(cause):
             return None
         self.stats["traps"] += 1
-        return GuestFailure(
-            f"component {self.component_id!r} trapped: {cause}",
-            ready.output.decode("utf-8", "replace"),
-            backtrace,
-        )
+        return GuestFailure(f"component {self.component_id!r} trapped: {cause}", output, backtrace)
 
     def _flush_output(self, ready: _Ready, level: int) -> None:
         if ready.output:

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from runtime.stores import SqlConnection, SqlDatabase, SqlError, StatementInterrupted, deadlines
+from runtime.stores import (
+    ReplicaWriteError,
+    SqlConnection,
+    SqlDatabase,
+    SqlError,
+    StatementInterrupted,
+    deadlines,
+)
 from runtime.stores.results import MAX_RESULT_BYTES, VALUE_COST
 
 FOREVER = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
@@ -165,3 +172,18 @@ def test_a_wait_for_another_writers_lock_ends_at_the_deadline(tmp_path: Path) ->
         assert db.execute("SELECT x FROM t").rows == [(2,)]
         with db.connect() as conn:
             assert conn.execute("PRAGMA busy_timeout").rows == [(60_000,)]
+
+
+def test_a_replica_reads_under_a_deadline_without_going_to_the_primary(tmp_path: Path) -> None:
+    path = tmp_path / "replica.sqlite"
+    with SqlDatabase(path) as primary:
+        primary.execute("CREATE TABLE t (x INTEGER)")
+        primary.execute("INSERT INTO t (x) VALUES (7)")
+    with (
+        SqlDatabase(path, read_only=True) as replica,
+        replica.connect() as conn,
+        deadlines.within(2, "a deadline shorter than the busy timeout"),
+    ):
+        assert conn.execute("SELECT x FROM t").rows == [(7,)]  # no ReplicaWriteError
+        with pytest.raises(ReplicaWriteError):
+            conn.execute("PRAGMA busy_timeout = 1")  # the guest's own pragma still is one

@@ -133,3 +133,16 @@ def test_while_too_many_handlers_are_stuck_new_ones_get_a_503(emulate) -> None:
     while edge.host.engine.watchdog.stuck_calls() and time.monotonic() - started < 30:
         time.sleep(0.05)
     assert client.get("/ok").status_code == 200  # served again once the sleeper woke
+
+
+def test_an_abandoned_handlers_transaction_is_rolled_back_at_once(client) -> None:
+    resp, took = timed(lambda: client.post("/sql/sleep-in-transaction?seconds=20"))
+    assert resp.status_code == 504
+    assert "while blocked in a host call" in resp.json()["error"]
+    assert took < PROMPTLY
+    # Its write lock is gone now, not in 20 s, and its row never committed.
+    write, took = timed(lambda: client.post("/sql", json={"sql": "INSERT INTO slept VALUES (2)"}))
+    assert write.status_code == 200, write.text
+    assert took < PROMPTLY
+    rows = client.post("/sql", json={"sql": "SELECT x FROM slept"}).json()["rows"]
+    assert rows == [[2]]

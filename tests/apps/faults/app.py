@@ -170,3 +170,15 @@ def raw_big_value(req: Request) -> str:
     store = wit_import("key_value").Store.open("default")
     store.set("big", b"x" * int(req.query.get("size", "0")))
     return "stored"
+
+
+@http_component("/sql/sleep-in-transaction", methods=["POST"])
+def sleep_in_transaction(req: Request) -> str:
+    """Holds the write lock, then sleeps past any deadline; COMMIT comes too late."""
+    db = turso.connect()
+    db.execute("CREATE TABLE IF NOT EXISTS slept (x INTEGER)")
+    db.execute("BEGIN")
+    db.execute("INSERT INTO slept (x) VALUES (1)")
+    time.sleep(float(req.query.get("seconds", "20")))
+    db.execute("COMMIT")
+    return "committed"

@@ -16,7 +16,6 @@ and it is slow where this runtime is hot:
   calls per request). Types are immutable, so their properties are memoised
   per type object, host functions keep the parameter and result types of their
   first call, and exports are called with types taken once per component.
-
 - A Python exception raised in a host function waits in a module global of
   wasmtime-py until its trap comes back out of wasm. A call abandoned at its
   deadline (`runtime.wasm.watchdog`) may unwind on its own thread while the

@@ -126,7 +126,9 @@ class Settings(BaseSettings):
     sql_write_timeout: str = Field(
         "2s", description="how long a write waits for an unreachable primary before failing"
     )
-    deadline_ms: int = Field(5000, gt=0, description="CPU time limit per request")
+    deadline_ms: int = Field(
+        5000, gt=0, description="time limit per request: wall clock, host calls included"
+    )
     memory_limit_mb: int = Field(256, gt=0, description="memory limit per instance")
     max_body_bytes: int = Field(MAX_BODY_BYTES, gt=0, description="request body limit")
     body_timeout: str = Field(

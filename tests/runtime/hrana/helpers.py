@@ -18,6 +18,8 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config
 from starlette.applications import Starlette
 
+JSON_BODY = {"content-type": "application/json"}
+
 
 @contextmanager
 def running(app: Starlette) -> Iterator[str]:
@@ -111,7 +113,8 @@ class Pipeline:
     def send(self, *requests: dict[str, Any]) -> list[dict[str, Any]]:
         # ASCII JSON: a lone surrogate goes out as the escape \ud800, as a client may send it.
         body = json.dumps({"baton": self.baton, "requests": requests})
-        response = self.client.post(self.path, content=body)
+        # As real clients send it (edge up refuses other content types).
+        response = self.client.post(self.path, content=body, headers=JSON_BODY)
         assert response.status_code == 200, response.text
         body = response.json()
         self.baton = body["baton"]

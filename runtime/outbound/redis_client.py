@@ -204,7 +204,10 @@ class RedisConnection:
         self._command("PUBLISH", channel, payload)
 
     def get(self, key: str) -> bytes | None:
-        return check_size(_bytes(self._command("GET", key)))
+        try:
+            return check_size(_bytes(self._command("GET", key)))
+        except ReplyTooLarge as exc:
+            raise RedisOther(str(exc)) from None
 
     def set(self, key: str, value: bytes) -> None:
         self._command("SET", key, value)

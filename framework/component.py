@@ -35,6 +35,7 @@ from .routing import Router
 
 READ_CHUNK = 64 * 1024
 WRITE_CHUNK = 4096  # wasi:io's blocking-write-and-flush takes at most 4096 bytes
+BODY_PIECE = 256 * 1024  # dispatch's body pieces; keep in step with runtime/wasm/body.py
 
 _METHODS = {
     "Method_Get": "GET",
@@ -72,11 +73,38 @@ class IncomingHandler(wit_world.exports.IncomingHandler):
 
 
 class Dispatch(wit_world.exports.Dispatch):
-    """The local runtime's entry point: plain records in and out."""
+    """The local runtime's entry point: plain records in and out, bodies in pieces."""
+
+    def write_body(self, piece: bytes) -> None:
+        _bodies.incoming += piece
 
     def handle(self, req: dispatch.Request) -> dispatch.Response:
-        status, headers, body = handle_request(req.method, req.uri, list(req.headers), req.body)
-        return dispatch.Response(status=status, headers=headers, body=body)
+        body = req.body
+        if _bodies.incoming:
+            _bodies.incoming += body
+            body, _bodies.incoming = bytes(_bodies.incoming), bytearray()
+        status, headers, out = handle_request(req.method, req.uri, list(req.headers), body)
+        _bodies.outgoing, _bodies.sent = memoryview(out), BODY_PIECE
+        return dispatch.Response(
+            status=status, headers=headers, body=out[:BODY_PIECE], body_size=len(out)
+        )
+
+    def read_body(self, max: int) -> bytes:
+        start = _bodies.sent
+        _bodies.sent = start + min(max, BODY_PIECE)
+        return _bodies.outgoing[start : _bodies.sent].tobytes()
+
+
+class _Bodies:
+    """What `Dispatch` holds between its calls (an instance serves one request)."""
+
+    def __init__(self) -> None:
+        self.incoming = bytearray()  # the request body's pieces so far
+        self.outgoing = memoryview(b"")  # the response body
+        self.sent = 0  # how much of it the host has
+
+
+_bodies = _Bodies()
 
 
 def method_name(method: object) -> str:

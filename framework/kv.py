@@ -5,7 +5,11 @@
     store.get_json("user:1")          # -> {"name": "Ada"}
 
 Limits (key and value sizes, number of stores) are the host's to enforce:
-its errors arrive as the typed exceptions of `framework.errors`.
+its errors arrive as the typed exceptions of `framework.errors`. The value
+size is also checked here first, with the host's message: wasmtime copies a
+value the guest passes at about 48 bytes of host memory per byte and stops a
+host call at 128 MiB of that ("hostcall fuel"), so a value over about 2.7 MiB
+would trap before any host could refuse it.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ from .errors import (
 
 T = TypeVar("T")
 Value = bytes | bytearray | memoryview | str
+
+MAX_VALUE_BYTES = 1024 * 1024
+"""Spin's largest value: "values as large as 1 megabyte" (spinframework.dev kv-store-api-guide)."""
 
 
 def open(label: str = "default") -> Store:
@@ -61,6 +68,11 @@ class Store:
     def set(self, key: str, value: Value) -> None:
         """Store `value` (bytes, or str as UTF-8) under `key`, replacing any value."""
         data = _value(value)
+        if len(data) > MAX_VALUE_BYTES:
+            raise TooLargeError(
+                f"too large: value of {len(data)} bytes exceeds the maximum value size "
+                f"of {MAX_VALUE_BYTES} bytes (key {key!r})"
+            )
         self._call(lambda h: h.set(_key(key), data))
 
     def delete(self, key: str) -> None:

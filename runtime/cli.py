@@ -57,7 +57,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--sql-write-timeout", help="how long a write waits for a cut-off primary (2s)")
     up.add_argument("--workers", type=int, help="serving processes (default: CPU count, max 4)")
-    up.add_argument("--deadline-ms", type=int, help="CPU time limit per request")
+    up.add_argument("--worker-timeout", help="replace a worker stuck this long (30s)")
+    up.add_argument(
+        "--deadline-ms", type=int, help="time limit per request (wall clock, host calls included)"
+    )
     up.add_argument("--memory-limit-mb", type=int, help="memory limit per instance")
     up.add_argument("--max-body-bytes", type=int, help="request body limit")
     up.add_argument("--body-timeout", help="time a whole request body may take (10s)")
@@ -129,6 +132,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
         hrana_port=args.hrana_port,
         allowed_hosts=args.allowed_hosts,
         workers=args.workers,
+        worker_timeout=args.worker_timeout,
         deadline_ms=args.deadline_ms,
         memory_limit_mb=args.memory_limit_mb,
         max_body_bytes=args.max_body_bytes,

@@ -33,7 +33,7 @@ from .durations import parse_duration
 log = logging.getLogger("edge.settings")
 
 # EDGE_* variables that are not settings: how the supervisor hands settings to workers.
-_NOT_SETTINGS = {"EDGE_WORKER_SETTINGS"}
+_NOT_SETTINGS = {"EDGE_WORKER_SETTINGS", "EDGE_WORKER_LIFELINE"}
 
 DEFAULT_REGIONS = ("us-east", "eu-west", "ap-south")
 DEFAULT_ENV_FILE = Path(".env")
@@ -126,7 +126,9 @@ class Settings(BaseSettings):
     sql_write_timeout: str = Field(
         "2s", description="how long a write waits for an unreachable primary before failing"
     )
-    deadline_ms: int = Field(5000, gt=0, description="CPU time limit per request")
+    deadline_ms: int = Field(
+        5000, gt=0, description="time limit per request: wall clock, host calls included"
+    )
     memory_limit_mb: int = Field(256, gt=0, description="memory limit per instance")
     max_body_bytes: int = Field(MAX_BODY_BYTES, gt=0, description="request body limit")
     body_timeout: str = Field(
@@ -136,6 +138,11 @@ class Settings(BaseSettings):
         512, gt=0, description="open HTTP connections per worker; more wait to be accepted"
     )
     workers: int = Field(default_factory=default_workers, ge=1)
+    worker_timeout: str = Field(
+        "30s",
+        description="a worker that sends no heartbeat, or whose wasm thread is on one job, "
+        "this long is killed and replaced; must exceed the request deadline",
+    )
     pool_size: int = Field(4, ge=0, description="instances made ahead, per worker and component")
     log_level: str = "info"
     cache_dir: Path | None = Field(None, description="compiled components; default ~/.cache/edge")
@@ -158,7 +165,7 @@ class Settings(BaseSettings):
     # of the Redis server it started (the app's `redis_address`).
     redis_embedded_address: str | None = None
 
-    @field_validator("replication_lag", "jitter", "sql_write_timeout")
+    @field_validator("replication_lag", "jitter", "sql_write_timeout", "worker_timeout")
     @classmethod
     def _check_duration(cls, value: str) -> str:
         parse_duration(value)
@@ -249,6 +256,15 @@ class Settings(BaseSettings):
     @classmethod
     def _expand_user(cls, value: Path | None) -> Path | None:
         return value.expanduser() if value is not None else None
+
+    @model_validator(mode="after")
+    def _check_worker_timeout(self) -> Settings:
+        if parse_duration(self.worker_timeout) * 1000 <= self.deadline_ms:
+            raise ValueError(
+                f"worker_timeout ({self.worker_timeout}) must be longer than the request "
+                f"deadline ({self.deadline_ms} ms), or busy workers count as stuck"
+            )
+        return self
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

@@ -14,16 +14,20 @@ One app serves one database at `/`, as sqld serves one per URL (`edge up`
 runs one app per region and database, each on its own port).
 
 Each stream owns one connection from the `connect` it was given and runs its
-statements one at a time in worker threads, so the event loop never blocks on
-SQLite; closing a stream (or losing its WebSocket, or an idle HTTP stream
-expiring after 10 s) rolls back its open transaction.
+statements one at a time in the app's worker threads, so the event loop never
+blocks on SQLite; a statement whose client goes away is finished, never
+abandoned, before anything else touches its connection. Closing a stream (or
+losing its WebSocket, or an idle HTTP stream expiring after 10 s) rolls back
+its open transaction. libSQL's `BEGIN TRANSACTION READONLY` (and `BEGIN
+READONLY`) open a transaction in which writes fail (libsql.py).
 
-Known differences from sqld: column `decltype` in statement results is always
-null (the connection reports names only; `describe` has decltypes);
-`affected_row_count` is SQLite's `changes()`, which statements other than
-INSERT/UPDATE/DELETE leave as it was (the spec leaves it undefined there);
-`last_insert_rowid` is always given; named arguments that the statement does
-not use are ignored rather than refused; describe's limits are in describe.py.
+Known differences from sqld: a column's `decltype` is looked up in the
+file's committed schema (decltypes.py: null for tables that the open
+transaction created, and for temporary ones); `affected_row_count` is
+SQLite's `changes()`, which statements other than INSERT/UPDATE/DELETE leave
+as it was (the spec leaves it undefined there); `last_insert_rowid` is always
+given; named arguments that the statement does not use are ignored rather
+than refused; describe's limits are in describe.py.
 """
 
 from .app import create_hrana_app

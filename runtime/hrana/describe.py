@@ -4,12 +4,10 @@ A stream's connection only executes statements, so a statement is described
 on a connection of its own to the same database file (found with
 `pragma_database_list`), opened read-only, where it is prepared and never run.
 
-With the SQLite library that Python's `sqlite3` module uses mapped into this
-process as a shared library (Linux: seen in /proc/self/maps), it is called
-through ctypes and the answer is SQLite's own: `sqlite3_bind_parameter_name`,
-`sqlite3_column_name` / `_decltype`, `sqlite3_stmt_readonly`, `_isexplain`.
-A second, private copy of SQLite is never loaded: two copies in one process
-break each other's POSIX file locks.
+With the SQLite library that Python's `sqlite3` module uses within reach
+through ctypes (native.py), the answer is SQLite's own:
+`sqlite3_bind_parameter_name`, `sqlite3_column_name` / `_decltype`,
+`sqlite3_stmt_readonly`, `_isexplain`.
 
 Otherwise (SQLite linked into Python statically, no /proc) a pure-Python
 fallback answers: parameters from our own scanner with SQLite's numbering
@@ -28,11 +26,9 @@ database is described against an empty schema.
 from __future__ import annotations
 
 import ctypes
-import functools
-import os
 import sqlite3
 import urllib.parse
-from ctypes import POINTER, byref, c_char_p, c_int, c_void_p
+from ctypes import byref, c_void_p
 from typing import Any
 
 from framework.sql import statement_kind
@@ -41,10 +37,11 @@ from ..stores import SqlError
 from ..stores.readonly import ReadOnlyGuard
 from ..stores.sql import from_sqlite_error
 from .errors import SQL_MANY_STATEMENTS, SQL_NO_STATEMENT, HranaError, args_error, from_sql_error
+from .libsql import database_file
+from .native import OPEN_CREATE, OPEN_READONLY, OPEN_READWRITE, sqlite_library, text
 from .sqltext import has_content, parameter_names, split_statements
 from .statements import Conn
 
-_OPEN_READONLY, _OPEN_READWRITE, _OPEN_CREATE = 0x1, 0x2, 0x4
 _BUSY_TIMEOUT_MS = 5000
 
 _PRIMARY_CODES = [
@@ -71,46 +68,18 @@ def _many_statements() -> HranaError:
 
 
 def describe(conn: Conn, sql: str) -> dict[str, Any]:
-    path = database_file(conn)
-    native = _native()
-    return native.describe(path, sql) if native is not None else describe_with_sqlite3(path, sql)
-
-
-def database_file(conn: Conn) -> str:
-    """The file of the connection's main database ("" for an in-memory one)."""
     try:
-        result = conn.execute("SELECT file FROM pragma_database_list WHERE name = 'main'", ())
+        path = database_file(conn)
     except SqlError as exc:
         raise from_sql_error(exc) from None
-    file = result.rows[0][0] if result.rows else ""
-    return file if isinstance(file, str) else ""
+    native = _native()
+    return native.describe(path, sql) if native is not None else describe_with_sqlite3(path, sql)
 
 
 class _Native:
     def __init__(self, lib: ctypes.CDLL) -> None:
         self.lib = lib
-        ptr, out = c_void_p, POINTER(c_void_p)
-        for name, restype, argtypes in [
-            ("sqlite3_open_v2", c_int, [c_char_p, out, c_int, c_char_p]),
-            ("sqlite3_close_v2", c_int, [ptr]),
-            ("sqlite3_busy_timeout", c_int, [ptr, c_int]),
-            ("sqlite3_prepare_v2", c_int, [ptr, ptr, c_int, out, out]),
-            ("sqlite3_finalize", c_int, [ptr]),
-            ("sqlite3_errmsg", c_char_p, [ptr]),
-            ("sqlite3_extended_errcode", c_int, [ptr]),
-            ("sqlite3_bind_parameter_count", c_int, [ptr]),
-            ("sqlite3_bind_parameter_name", c_char_p, [ptr, c_int]),
-            ("sqlite3_column_count", c_int, [ptr]),
-            ("sqlite3_column_name", c_char_p, [ptr, c_int]),
-            ("sqlite3_column_decltype", c_char_p, [ptr, c_int]),
-            ("sqlite3_stmt_readonly", c_int, [ptr]),
-        ]:
-            function = getattr(lib, name)
-            function.restype, function.argtypes = restype, argtypes
-        # sqlite3_stmt_isexplain is from SQLite 3.28 (2019).
         self.isexplain = getattr(lib, "sqlite3_stmt_isexplain", None)
-        if self.isexplain is not None:
-            self.isexplain.restype, self.isexplain.argtypes = c_int, [c_void_p]
 
     def describe(self, path: str, sql: str) -> dict[str, Any]:
         try:
@@ -118,7 +87,7 @@ class _Native:
         except UnicodeEncodeError:
             raise args_error("the SQL text is not valid Unicode") from None
         lib, db = self.lib, c_void_p()
-        flags = _OPEN_READONLY if path else _OPEN_READWRITE | _OPEN_CREATE
+        flags = OPEN_READONLY if path else OPEN_READWRITE | OPEN_CREATE
         rc = lib.sqlite3_open_v2((path or ":memory:").encode(), byref(db), flags, None)
         try:
             if rc != 0:
@@ -153,13 +122,13 @@ class _Native:
     def _result(self, stmt: c_void_p, sql: str) -> dict[str, Any]:
         lib = self.lib
         params = [
-            {"name": _text(lib.sqlite3_bind_parameter_name(stmt, i))}
+            {"name": text(lib.sqlite3_bind_parameter_name(stmt, i))}
             for i in range(1, lib.sqlite3_bind_parameter_count(stmt) + 1)
         ]
         cols = [
             {
-                "name": _text(lib.sqlite3_column_name(stmt, i)) or "",
-                "decltype": _text(lib.sqlite3_column_decltype(stmt, i)),
+                "name": text(lib.sqlite3_column_name(stmt, i)) or "",
+                "decltype": text(lib.sqlite3_column_decltype(stmt, i)),
             }
             for i in range(lib.sqlite3_column_count(stmt))
         ]
@@ -175,36 +144,16 @@ class _Native:
         }
 
     def _error(self, db: c_void_p, rc: int) -> HranaError:
-        message = _text(self.lib.sqlite3_errmsg(db)) if db.value else None
+        message = text(self.lib.sqlite3_errmsg(db)) if db.value else None
         code = self.lib.sqlite3_extended_errcode(db) if db.value else rc
         name = _ERROR_NAMES.get(code) or _ERROR_NAMES.get(code & 0xFF) or "SQLITE_ERROR"
         return from_sql_error(SqlError(message or f"SQLite error {rc}", name))
 
 
-def _text(raw: bytes | None) -> str | None:
-    return None if raw is None else raw.decode("utf-8", "replace")
-
-
-@functools.cache
 def _native() -> _Native | None:
     """ctypes over the SQLite library Python's sqlite3 already uses, if it is shared."""
-    try:
-        with open("/proc/self/maps") as maps:
-            lines = maps.read().splitlines()
-    except OSError:
-        return None
-    paths = {line.split(maxsplit=5)[-1] for line in lines if len(line.split(maxsplit=5)) == 6}
-    for path in sorted(paths):
-        if os.path.basename(path).startswith("libsqlite3") and path.startswith("/"):
-            try:
-                lib = ctypes.CDLL(path)
-                lib.sqlite3_libversion.restype = c_char_p
-                if lib.sqlite3_libversion().decode() != sqlite3.sqlite_version:
-                    continue  # not the copy the sqlite3 module runs on
-                return _Native(lib)
-            except (OSError, AttributeError):
-                continue
-    return None
+    lib = sqlite_library()
+    return _Native(lib) if lib is not None else None
 
 
 def describe_with_sqlite3(path: str, sql: str) -> dict[str, Any]:

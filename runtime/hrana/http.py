@@ -22,6 +22,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from .. import bodies
+from ..bodies import read_body
 from .errors import (
     BODY_TOO_LARGE,
     NOT_FOUND,
@@ -63,28 +65,11 @@ def error_response(exc: HranaError) -> Response:
     return response
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, up to `limit` bytes; a larger one is a 413.
-
-    Past the limit the body is still read (not kept) up to as much again: a
-    server that answers and closes with unread data in the socket makes the
-    kernel reset the connection, and the client may never see the 413.
-    """
-    drain_until = 2 * limit + 65536
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > drain_until:
-        raise BodyTooLarge(limit, drained=False)
-    body = bytearray()
-    received = 0
-    async for chunk in request.stream():
-        received += len(chunk)
-        if received > drain_until:
-            raise BodyTooLarge(limit, drained=False)
-        if received <= limit:
-            body += chunk
-    if received > limit:
-        raise BodyTooLarge(limit, drained=True)
-    return bytes(body)
+async def read_limited(request: Request, limit: int) -> bytes:
+    try:
+        return await read_body(request, limit)
+    except bodies.BodyTooLarge as exc:
+        raise BodyTooLarge(limit, drained=exc.drained) from None
 
 
 def http_routes(server: HranaServer) -> list[Route]:
@@ -96,7 +81,7 @@ def http_routes(server: HranaServer) -> list[Route]:
                     raise HranaError(
                         "missing or wrong token (Authorization: Bearer)", UNAUTHORIZED, 401
                     )
-                body = loads(await read_body(request, server.max_body_bytes))
+                body = loads(await read_limited(request, server.max_body_bytes))
                 return await handler(server, body)
             except HranaError as exc:
                 return error_response(exc)
@@ -130,11 +115,9 @@ async def _once(server: HranaServer, op: Op) -> Any:
     entry = server.batons.open()
     try:
         result = await entry.stream.run(op)
-    except BaseException:
-        server.batons.drop(entry)
-        raise
-    await entry.stream.close()  # an unfinished transaction rolls back before we answer
-    server.batons.park(entry)  # closed: just forgets it
+        await entry.stream.close()  # an unfinished transaction rolls back before we answer
+    finally:
+        server.batons.drop(entry)  # forgotten, even if this request was cancelled
     return result
 
 

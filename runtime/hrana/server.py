@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
-import anyio
-
-from .statements import Conn
+from .libsql import Database, LibsqlConnection
 from .streams import BatonTable, Stream
 
-Connect = Callable[[], Conn]
+Connect = Callable[[], Database]
 
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024  # as the edge server's request bodies
 DEFAULT_IDLE_TIMEOUT = 10.0  # seconds an HTTP stream waits for its next request
@@ -20,7 +18,7 @@ DEFAULT_MAX_THREADS = 32  # statements running at once in worker threads, per ap
 
 
 class HranaServer:
-    """What the routes of one app share: its database, the token, limits, the thread limiter."""
+    """What the routes of one app share: its database, the token, limits, the thread pool."""
 
     def __init__(
         self,
@@ -40,17 +38,11 @@ class HranaServer:
         )
         self._token = token.encode("utf-8") if token else None  # "" means no token
         self.max_body_bytes = max_body_bytes
-        self._max_threads = max_threads
-        self._limiter: anyio.CapacityLimiter | None = None
-        self._limiter_loop: asyncio.AbstractEventLoop | None = None
+        # Every statement of the app's streams runs here (see streams.py).
+        self.pool = ThreadPoolExecutor(max_threads, thread_name_prefix="edge-hrana-sql")
 
     def new_stream(self) -> Stream:
-        # A limiter belongs to one event loop: made in the loop that serves the app.
-        loop = asyncio.get_running_loop()
-        if self._limiter is None or self._limiter_loop is not loop:
-            self._limiter = anyio.CapacityLimiter(self._max_threads)
-            self._limiter_loop = loop
-        return Stream(self.connect, self._limiter)
+        return Stream(lambda: LibsqlConnection(self.connect()), self.pool)
 
     def _matches(self, candidate: bytes) -> bool:
         return self._token is not None and hmac.compare_digest(candidate, self._token)
@@ -73,3 +65,4 @@ class HranaServer:
 
     async def close(self) -> None:
         await self.batons.close_all()
+        self.pool.shutdown(wait=False)  # idle threads end; nothing is left queued

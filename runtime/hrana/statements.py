@@ -2,7 +2,10 @@
 
 Parsing happens before anything runs, so a malformed step or value fails the
 whole request with nothing executed. Running happens in a stream's worker
-thread (see streams.py), one call at a time.
+thread (see streams.py), one call at a time. Each statement is interrupted
+after `STATEMENT_TIME_LIMIT` seconds (and rolled back), so statements that
+never end cannot hold every worker thread; the results of one batch may
+together take at most the limit of one result (sqld counts them the same way).
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..stores import QueryResult, SqlError, SqlParams, SqlValue
+from ..stores import QueryResult, SqlError, SqlParams, SqlValue, deadlines
+from ..stores.results import MAX_RESULT_BYTES, result_size
 from .errors import (
     SQL_ID_IN_USE,
     SQL_NOT_FOUND,
@@ -26,15 +30,18 @@ from .values import decode_value, encode_value
 from .wire import array, integer, obj, opt_int32, opt_str, type_of
 
 MAX_CONDITION_DEPTH = 64
+STATEMENT_TIME_LIMIT = 30.0  # seconds one statement may run
 
 
 class Conn(Protocol):
-    """What a stream needs of a database connection (SqlConnection, RoutedConnection)."""
+    """What a stream's operations get: a LibsqlConnection (libsql.py)."""
 
     @property
     def in_transaction(self) -> bool: ...
 
     def execute(self, sql: str, params: SqlParams = ...) -> QueryResult: ...
+
+    def decltypes(self, sql: str, count: int) -> list[str | None]: ...
 
     def close(self) -> None: ...
 
@@ -142,13 +149,24 @@ def bind(stmt: Stmt) -> SqlParams:
     return values
 
 
-def execute(conn: Conn, stmt: Stmt) -> dict[str, Any]:
+def run_statement(conn: Conn, sql: str, params: SqlParams) -> QueryResult:
+    """One statement, interrupted and rolled back past the statement time limit."""
+    limit = STATEMENT_TIME_LIMIT
     try:
-        result = conn.execute(stmt.sql, bind(stmt))
+        with deadlines.within(limit, f"the statement time limit of {limit:g} s"):
+            return conn.execute(sql, params)
     except SqlError as exc:
         raise from_sql_error(exc) from None
+
+
+def execute(conn: Conn, stmt: Stmt) -> dict[str, Any]:
+    return _encode(conn, run_statement(conn, stmt.sql, bind(stmt)), stmt)
+
+
+def _encode(conn: Conn, result: QueryResult, stmt: Stmt) -> dict[str, Any]:
+    types = conn.decltypes(stmt.sql, len(result.columns)) if result.columns else []
     return {
-        "cols": [{"name": name, "decltype": None} for name in result.columns],
+        "cols": [{"name": n, "decltype": t} for n, t in zip(result.columns, types, strict=True)],
         "rows": [[encode_value(v) for v in row] for row in result.rows] if stmt.want_rows else [],
         "affected_row_count": result.changes,
         "last_insert_rowid": str(result.last_insert_rowid),
@@ -214,16 +232,32 @@ def _run_steps(conn: Conn, batch: Batch) -> list[tuple[int, dict[str, Any] | Hra
     """(step, result or error) for each step that ran; skipped steps are left out."""
     outcomes: list[bool | None] = [None] * len(batch.steps)
     ran: list[tuple[int, dict[str, Any] | HranaError]] = []
+    room = MAX_RESULT_BYTES  # what the batch's results may still take
     for index, (cond, stmt) in enumerate(batch.steps):
         if cond is not None and not _holds(cond, outcomes, conn):
             continue
         try:
-            ran.append((index, execute(conn, stmt)))
+            result = run_statement(conn, stmt.sql, bind(stmt))
+            if stmt.want_rows:
+                room = _take(result, room)
+            ran.append((index, _encode(conn, result, stmt)))
             outcomes[index] = True
         except HranaError as exc:
             ran.append((index, exc))
             outcomes[index] = False
     return ran
+
+
+def _take(result: QueryResult, room: int) -> int:
+    """What is left of `room` after `result`; a HranaError if it does not fit."""
+    size = result_size(result.rows)
+    if size > room:
+        raise HranaError(
+            f"result too large: the batch's results take more than {MAX_RESULT_BYTES} bytes "
+            "in all; split the batch or select less",
+            "SQLITE_TOOBIG",
+        )
+    return room - size
 
 
 def run_batch(conn: Conn, batch: Batch) -> dict[str, Any]:
@@ -264,7 +298,4 @@ def run_sequence(conn: Conn, sql: str) -> None:
     """
     pieces: Sequence[str] = split_statements(sql)
     for piece in pieces:
-        try:
-            conn.execute(piece, ())
-        except SqlError as exc:
-            raise from_sql_error(exc) from None
+        run_statement(conn, piece, ())

@@ -1,9 +1,14 @@
 """Streams, and the batons that carry an HTTP stream from one request to the next.
 
 A stream owns one database connection. Its operations run one at a time, in
-the order they were submitted, in worker threads (never on the event loop):
-an asyncio.Lock serializes them (its waiters are served first come, first
-served) and the thread hop goes through a capacity limiter shared by the app.
+the order they were submitted, in worker threads of the app's pool (never on
+the event loop): an asyncio.Lock serializes them (its waiters are served
+first come, first served), and the lock is held until the thread is really
+done. A request cancelled mid-statement (its client went away) still waits
+for the statement to finish before it lets go, so no two threads ever use
+one connection, and closing a stream (which rolls back its open transaction)
+always comes after the statement in flight. Once begun, a close always
+finishes, even if whoever asked for it is cancelled.
 
 Over HTTP a stream lives between requests in a BatonTable under a random,
 single-use baton. Each response hands out a fresh baton, so a stale, reused or
@@ -14,15 +19,14 @@ rolls back its open transaction.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Any
-
-import anyio
-import anyio.to_thread
+from typing import Any, TypeVar
 
 from ..stores import SqlError
 from .errors import (
@@ -38,31 +42,58 @@ from .statements import Conn, SqlTexts
 
 log = logging.getLogger("edge.hrana")
 
+T = TypeVar("T")
+
 _REMEMBERED_EXPIRIES = 1024  # expired batons kept to tell "expired" from "unknown"
+
+# Closes under way: a task nobody awaits any more must not be garbage-collected.
+_closing: set[asyncio.Task[None]] = set()
+
+
+async def in_thread(pool: Executor, fn: Callable[..., T], *args: Any) -> T:
+    """`fn(*args)` in a thread of `pool`. If the caller is cancelled meanwhile, it
+    still waits for the thread to finish (a statement cannot be abandoned
+    halfway) and only then raises CancelledError."""
+    future = asyncio.wrap_future(pool.submit(fn, *args))
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        while not future.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait([future])
+        if not future.cancelled():
+            future.exception()  # nobody is left to take it; not "never retrieved"
+        raise
 
 
 class Stream:
-    def __init__(self, connect: Callable[[], Conn], limiter: anyio.CapacityLimiter) -> None:
+    def __init__(self, connect: Callable[[], Conn], pool: Executor) -> None:
         self._connect = connect
-        self._limiter = limiter
+        self._pool = pool
         self._conn: Conn | None = None
         self._failure: HranaError | None = None
         self._lock = asyncio.Lock()
-        self.closed = False
+        self._closed: asyncio.Task[None] | None = None
+        self._shut = False  # the connection has been given back
+
+    @property
+    def closed(self) -> bool:
+        return self._closed is not None
 
     async def open(self) -> None:
         """Connect now, so that a failure answers `open_stream` itself."""
         await self.run(lambda conn: None)
 
     async def run(self, op: Op) -> Any:
+        if self.closed:  # asked for after close(); what was asked before still runs
+            raise HranaError("the stream is closed", STREAM_CLOSED)
         async with self._lock:
-            if self.closed:
+            if self._shut:
                 raise HranaError("the stream is closed", STREAM_CLOSED)
             failure = self._failure
             if failure is not None:
                 raise HranaError(failure.message, failure.code, failure.status)
-            # Not abandoned on cancellation: the lock is held until the thread is done.
-            return await anyio.to_thread.run_sync(self._call, op, limiter=self._limiter)
+            return await in_thread(self._pool, self._call, op)
 
     def _call(self, op: Op) -> Any:
         if self._conn is None:
@@ -78,14 +109,22 @@ class Stream:
         return op(self._conn)
 
     async def close(self) -> None:
-        """Close the connection after the operation in flight; an open transaction rolls back."""
+        """Close the connection after the operation in flight; an open transaction rolls back.
+
+        Operations asked for before it still run first, none asked for after it;
+        once asked for, the close finishes even if this call is cancelled."""
+        if self._closed is None:
+            self._closed = asyncio.get_running_loop().create_task(self._close())
+            _closing.add(self._closed)
+            self._closed.add_done_callback(_closing.discard)
+        await asyncio.shield(self._closed)
+
+    async def _close(self) -> None:
         async with self._lock:
-            if self.closed:
-                return
-            self.closed = True
+            self._shut = True
             conn, self._conn = self._conn, None
             if conn is not None:
-                await anyio.to_thread.run_sync(_close_quietly, conn, limiter=self._limiter)
+                await in_thread(self._pool, _close_quietly, conn)
 
 
 def _close_quietly(conn: Conn) -> None:
@@ -156,7 +195,7 @@ class BatonTable:
         return baton
 
     def drop(self, entry: HttpStream) -> None:
-        """Close a stream in the background (its request failed or it expired)."""
+        """Forget a stream, closing it in the background (its request failed or it expired)."""
         self._live.discard(entry)
         task = asyncio.get_running_loop().create_task(entry.stream.close())
         self._closing.add(task)

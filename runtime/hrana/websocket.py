@@ -58,6 +58,7 @@ MAX_IN_FLIGHT = 128  # unanswered requests before the reader stops reading
 MAX_FETCH = 1024  # cursor entries per fetch_cursor response
 POLICY_VIOLATION = 1008  # the close code after a failed hello
 HELLO_ERROR_GRACE = 1.0  # seconds the client gets to leave after hello_error
+QUEUED_GRACE = 0.05  # seconds to wait for each request a client queued behind its hello
 
 # A parsed request: called when its task starts, it gives the response (or raises).
 Job = Callable[[], Awaitable[Any]]
@@ -158,6 +159,22 @@ class Connection:
             pass
         return True
 
+    async def _take_queued(self) -> None:
+        """Read (and drop) what the client sent right behind its refused hello.
+
+        Clients such as libsql-client write their first requests behind hello
+        without waiting; one that reads hello_error while still writing them
+        closes under its own writer and reports a reset, not UNAUTHORIZED.
+        """
+        for _ in range(MAX_IN_FLIGHT):  # a client that never pauses gets no longer than this
+            try:
+                async with asyncio.timeout(QUEUED_GRACE):
+                    message = await self.websocket.receive()
+            except TimeoutError:
+                return
+            if message["type"] == "websocket.disconnect":
+                raise WebSocketDisconnect(message.get("code", 1000))
+
     async def _hello(self, msg: dict[str, Any]) -> tuple[int, str] | None:
         if self.hello and self.version < 2:
             return 1002, "hello may be sent only once in hrana1"
@@ -166,6 +183,7 @@ class Connection:
             await self._send({"type": "hello_ok"})
             return None
         error = {"message": "authentication failed: missing or wrong token", "code": UNAUTHORIZED}
+        await self._take_queued()
         await self._send({"type": "hello_error", "error": error})
         return POLICY_VIOLATION, "authentication failed"
 

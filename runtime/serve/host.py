@@ -33,11 +33,14 @@ from ..stores import KVStore, ReplicaSync, SqlConnection, StateLayout, StoreRegi
 from ..wasm.bindings import Grants, HostServices
 from ..wasm.engine import WasmEngine
 from ..wasm.instances import (
+    MAX_RESPONSE_BODY_BYTES,
     ComponentRunner,
     DeadlineExceeded,
     GuestFailure,
     HttpRequest,
     HttpResponse,
+    Overloaded,
+    ResponseTooLarge,
 )
 
 if TYPE_CHECKING:  # libsql-client (and aiohttp) load only when a runtime config needs them
@@ -54,9 +57,10 @@ SqlWrapper = Callable[[str, str, SqlConnection | RoutedConnection], object]
 
 @dataclass(frozen=True)
 class HostLimits:
-    deadline_ms: int = 5000
+    deadline_ms: int = 5000  # wall-clock time for the whole request, host calls included
     memory_limit_bytes: int = 256 * 1024 * 1024
     pool_size: int = 4
+    max_response_body_bytes: int = MAX_RESPONSE_BODY_BYTES
 
 
 def _json_error(status: int, message: str) -> HttpResponse:
@@ -94,6 +98,7 @@ class Region:
                 deadline_ms=host.limits.deadline_ms,
                 memory_limit_bytes=host.limits.memory_limit_bytes,
                 pool_size=host.limits.pool_size,
+                max_response_body_bytes=host.limits.max_response_body_bytes,
             )
 
     def _open_kv(self, label: str) -> object:
@@ -248,9 +253,17 @@ class EdgeHost:
             return runner.handle(request)
         except DeadlineExceeded as exc:
             log.error("%s%s", exc, _indent(exc.guest_output))
-            return _json_error(504, "the handler exceeded its CPU time limit")
-        except GuestFailure as exc:
+            limit = self.limits.deadline_ms
+            return _json_error(504, f"the request ran past its deadline of {limit} ms {exc.where}")
+        except Overloaded as exc:
+            log.error("%s", exc)
+            return _json_error(503, "too many requests are still blocked past their deadline")
+        except ResponseTooLarge as exc:
             log.error("%s%s", exc, _indent(exc.guest_output))
+            limit = self.limits.max_response_body_bytes
+            return _json_error(500, f"the response body is larger than the limit of {limit} bytes")
+        except GuestFailure as exc:
+            log.error("%s%s%s", exc, _indent(exc.details), _indent(exc.guest_output))
             return _json_error(500, "internal server error")
 
     def close(self) -> None:

@@ -19,6 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .. import bodies
+
 log = logging.getLogger("edge.http")
 
 # h11 takes any `HTTP/d.d`; Spin's parser (hyper's httparse) only 1.0 and 1.1.
@@ -61,27 +63,11 @@ class BodyIncomplete(BodyError):
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The body, up to `limit` bytes; a larger one is BodyTooLarge (413).
-
-    Past the limit the body is still read (not kept) up to as much again: a
-    server that answers and closes with unread data in the socket makes the
-    kernel reset the connection, and the client may never see the 413.
-    """
-    drain_until = 2 * limit + 65536
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > drain_until:
-        raise BodyTooLarge(limit, drained=False)
-    body = bytearray()
-    received = 0
-    async for chunk in request.stream():
-        received += len(chunk)
-        if received > drain_until:
-            raise BodyTooLarge(limit, drained=False)
-        if received <= limit:
-            body += chunk
-    if received > limit:
-        raise BodyTooLarge(limit, drained=True)
-    return bytes(body)
+    """The body, up to `limit` bytes; a larger one is BodyTooLarge (413)."""
+    try:
+        return await bodies.read_body(request, limit)
+    except bodies.BodyTooLarge as exc:
+        raise BodyTooLarge(limit, drained=exc.drained) from None
 
 
 class IncomingGuard:

@@ -1,10 +1,17 @@
-"""`edge up`: build what is stale, compile once, then run and watch the workers."""
+"""`edge up`: build what is stale, compile once, then run and watch the workers.
+
+Each worker gets a lifeline (lifeline.py): the supervisor replaces one that
+exits, or whose heartbeats say it is stuck; a worker whose supervisor dies
+stops by itself. A stop (SIGTERM, SIGINT) gives the workers STOP_GRACE_SECONDS
+together to finish, then kills what is left.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import logging
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -31,12 +38,15 @@ from ..wasm.engine import WasmEngine
 from .guard import same_origin
 from .host import app_labels
 from .hrana_service import HranaService
+from .lifeline import LIFELINE_ENV, SupervisorEnd, pair
 from .server import bound_socket
 from .worker import SETTINGS_ENV, public_url, replication_loop, serve
 
 log = logging.getLogger("edge.up")
 
 RESTART_BACKOFF_SECONDS = 1.0
+STOP_GRACE_SECONDS = 4.0  # hypercorn's graceful 2 s, then closing the host
+POLL_SECONDS = 0.2
 DOTENV = Path(".env")
 
 
@@ -44,7 +54,15 @@ DOTENV = Path(".env")
 class WorkerProcess:
     index: int
     process: subprocess.Popen[bytes]
+    line: SupervisorEnd
     started: float = field(default_factory=time.monotonic)
+
+    def discard(self) -> None:
+        """Kill it if it still runs, reap it, and close its line."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        self.line.close()
 
 
 def prepare(settings: Settings, *, build: bool = True) -> Manifest:
@@ -100,10 +118,20 @@ def banner(
 
 
 def _spawn(index: int, settings: Settings) -> WorkerProcess:
+    ours, theirs = pair()
     env = dict(os.environ)
     env[SETTINGS_ENV] = settings.model_dump_json(context=WITH_SECRETS)
-    process = subprocess.Popen([sys.executable, "-m", "runtime.serve.worker"], env=env)
-    return WorkerProcess(index, process)
+    env[LIFELINE_ENV] = str(theirs.fileno())
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "runtime.serve.worker"], env=env, pass_fds=[theirs.fileno()]
+        )
+    except BaseException:
+        ours.close()
+        raise
+    finally:
+        theirs.close()  # the worker has its copy; ours must not keep the line open
+    return WorkerProcess(index, process, SupervisorEnd(ours))
 
 
 def run_up(settings: Settings, *, build: bool = True) -> int:
@@ -235,23 +263,59 @@ def _supervise(settings: Settings) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    timeout = parse_duration(settings.worker_timeout)
     workers = [_spawn(i, settings) for i in range(settings.workers)]
-    while not stopping:
-        time.sleep(0.2)
-        for i, worker in enumerate(workers):
-            code = worker.process.poll()
-            if code is None or stopping:
-                continue
-            log.error("worker %d exited with status %s; restarting", worker.index, code)
-            if time.monotonic() - worker.started < RESTART_BACKOFF_SECONDS:
-                time.sleep(RESTART_BACKOFF_SECONDS)
-            workers[i] = _spawn(worker.index, settings)
+    try:
+        while not stopping:
+            _listen(workers)
+            for i, worker in enumerate(workers):
+                reason = None if stopping else _why_replace(worker, timeout)
+                if reason is None:
+                    continue
+                log.error("worker %d %s; replacing it", worker.index, reason)
+                worker.discard()
+                if time.monotonic() - worker.started < RESTART_BACKOFF_SECONDS:
+                    time.sleep(RESTART_BACKOFF_SECONDS)
+                workers[i] = _spawn(worker.index, settings)
+    finally:
+        _stop(workers)
+    return 0
+
+
+def _why_replace(worker: WorkerProcess, timeout: float) -> str | None:
+    code = worker.process.poll()
+    if code is not None:
+        return f"exited with status {code}"
+    problem = worker.line.problem(worker.started, timeout)
+    return f"is stuck: {problem}" if problem is not None else None
+
+
+def _listen(workers: list[WorkerProcess]) -> None:
+    """Wait up to POLL_SECONDS for heartbeats, and take in those that came."""
+    lines = {w.line: w for w in workers if w.line.open}
+    try:
+        readable, _, _ = select.select(list(lines), [], [], POLL_SECONDS)
+    except InterruptedError:  # a signal: the loop looks at `stopping`
+        return
+    for line in readable:
+        first = line.last_beat is None
+        line.read()
+        if first and line.last_beat is not None:
+            worker = lines[line]
+            log.info("worker %d is serving (pid %d)", worker.index, worker.process.pid)
+
+
+def _stop(workers: list[WorkerProcess]) -> None:
+    """SIGTERM to every worker, STOP_GRACE_SECONDS for all of them together, then SIGKILL."""
     for worker in workers:
         if worker.process.poll() is None:
             worker.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
     for worker in workers:
         try:
-            worker.process.wait(timeout=10)
+            worker.process.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            worker.process.kill()
-    return 0
+            log.warning(
+                "worker %d did not stop in %gs; killing it", worker.index, STOP_GRACE_SECONDS
+            )
+        worker.discard()

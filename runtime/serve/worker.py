@@ -2,15 +2,22 @@
 
 wasmtime-py runs wasm on one thread per process, so `edge up` scales with
 processes: the supervisor claims the address and starts N of these, each
-listening on a socket of its own on the same port (SO_REUSEPORT).
+listening on a socket of its own on the same port (SO_REUSEPORT). A worker
+started by the supervisor sends it heartbeats and stops when it is gone
+(lifeline.py). Its stop is bounded: what the wasm thread still has queued
+gets HOST_CLOSE_SECONDS to finish before the host is left to the exit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import os
+import socket
 import sys
+
+from starlette.applications import Starlette
 
 from ..app.manifest import load
 from ..app.runtime_config import load_runtime_config
@@ -26,18 +33,26 @@ from ..wasm.engine import WasmEngine
 from ..wasm.thread import WasmThread
 from .guard import same_origin
 from .host import EdgeHost, HostLimits, app_labels
+from .lifeline import WasmProgress, WorkerEnd
 from .server import ServerOptions, bound_socket, create_app, serve_forever
 
 log = logging.getLogger("edge.worker")
 
 SETTINGS_ENV = "EDGE_WORKER_SETTINGS"
+HOST_CLOSE_SECONDS = 1.0
 
 
-def start_host(settings: Settings, control: ControlFile) -> tuple[EdgeHost, WasmThread]:
-    """Build the host on its wasm thread, with its pools filled, ready to serve."""
+def start_host(
+    settings: Settings, control: ControlFile, progress: WasmProgress | None = None
+) -> tuple[EdgeHost, WasmThread]:
+    """Build the host on its wasm thread, with its pools filled, ready to serve.
+
+    The wasm thread touches `progress` between jobs (the heartbeat reports it)."""
     holder: dict[str, EdgeHost] = {}
 
     def idle() -> bool:
+        if progress is not None:
+            progress.touch()
         host = holder.get("host")
         return host.refill_one() if host is not None else False
 
@@ -98,10 +113,16 @@ def serve(settings: Settings, *, replicate: bool = False) -> None:
     With `replicate`, this process also runs the replication loop (the
     single-process `edge up`); otherwise the supervisor runs it.
     """
+    line = WorkerEnd.from_env()
+    if line is not None:
+        line.watch_supervisor()  # from the start: an orphan must not go on loading
+    progress = WasmProgress()
+    control = ControlFile(settings.state_dir)  # one cache of network.json per process
+    host, wasm = start_host(settings, control, progress)
+    # Listening only once ready: the kernel sends no connection to a worker
+    # still starting (a replacement, say) while the others can take it.
     address, port = settings.listen_address
     sock = bound_socket(address, port, listen=True)
-    control = ControlFile(settings.state_dir)  # one cache of network.json per process
-    host, wasm = start_host(settings, control)
     loop = (
         replication_loop(settings, app_labels(host.manifest, host.remote_sql), control)
         if replicate
@@ -116,12 +137,39 @@ def serve(settings: Settings, *, replicate: bool = False) -> None:
     )
     app = create_app(host, wasm, control, options)
     try:
-        asyncio.run(serve_forever(app, sock, settings.max_connections))
+        asyncio.run(_serve(app, sock, settings.max_connections, line, progress, wasm))
     finally:
         if loop is not None:
             loop.stop()
-        wasm.call(host.close)
-        wasm.stop()
+        _close_host(host, wasm)
+
+
+async def _serve(
+    app: Starlette,
+    sock: socket.socket,
+    max_connections: int,
+    line: WorkerEnd | None,
+    progress: WasmProgress,
+    wasm: WasmThread,
+) -> None:
+    beating = None
+    if line is not None:
+        beating = asyncio.get_running_loop().create_task(line.beat(progress, wasm.submit))
+    try:
+        await serve_forever(app, sock, max_connections)
+    finally:
+        if beating is not None:
+            beating.cancel()
+
+
+def _close_host(host: EdgeHost, wasm: WasmThread) -> None:
+    """Close the host on its thread, unless requests still queued there hold it up."""
+    try:
+        wasm.submit(host.close).result(timeout=HOST_CLOSE_SECONDS)
+    except concurrent.futures.TimeoutError:
+        log.warning("the wasm thread is still busy; leaving the host to the exit")
+        return
+    wasm.stop()
 
 
 def replication_loop(

@@ -3,6 +3,7 @@
 Nothing here knows about wasm; bindings translate WIT values to these calls.
 """
 
+from . import deadlines
 from .changes import Change, decode_changes, encode_changes, hlc_millis, pack_hlc, unpack_hlc, wins
 from .kv import Entry, KVError, KVStats, KVStore, TooLarge
 from .layout import LayoutError, StateLayout
@@ -19,6 +20,7 @@ from .sql import (
     SqlDatabase,
     SqlError,
     SqlValue,
+    StatementInterrupted,
 )
 from .sqlsync import ReplicaSync
 
@@ -42,9 +44,11 @@ __all__ = [
     "SqlError",
     "SqlParams",
     "SqlValue",
+    "StatementInterrupted",
     "StateLayout",
     "StoreRegistry",
     "TooLarge",
+    "deadlines",
     "decode_changes",
     "encode_changes",
     "hlc_millis",

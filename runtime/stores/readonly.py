@@ -69,11 +69,12 @@ class ReadOnlyGuard:
 
     def __init__(self) -> None:
         self.denied: str | None = None
+        self.own = False  # the store's own statement (a busy timeout), not the guest's
 
     def __call__(
         self, action: int, arg1: str | None, arg2: str | None, db: str | None, source: str | None
     ) -> int:
-        if self._allows(action, arg1, arg2):
+        if self.own or self._allows(action, arg1, arg2):
             return sqlite3.SQLITE_OK
         self.denied = _describe(action, arg1)
         return sqlite3.SQLITE_DENY

@@ -28,7 +28,9 @@ from libsql_client import ClientSync, LibsqlError, TransactionSync
 from framework.sql import INSERT_KINDS, WRITE_KINDS, statement_kind
 
 from ..app.runtime_config import display_url, load_runtime_config
+from . import deadlines
 from .closeable import Closeable
+from .results import ResultTooLarge, check_rows
 from .sql import Params as SqlParams
 from .sql import QueryResult, SqlError, SqlValue, bind_values, check_param
 from .transactions import Control, control_statement
@@ -131,11 +133,16 @@ class RemoteDatabase(Closeable):
     def call(self, action: Callable[[], T]) -> T:
         """Run a client call within the timeout; every failure becomes a SqlError.
 
-        The guest's CPU deadline does not run during a host call, so a server
-        that never answers would hold the worker for good. The call runs on a
-        thread of its own; past the timeout the client (whose single loop the
-        call still blocks) is dropped and the next statement makes a new one.
+        A server that never answers would hold the worker for good, so the
+        call runs on a thread of its own and is given up after the timeout, or
+        at the deadline of `runtime.stores.deadlines` if that comes first; the
+        client (whose single loop the call still blocks) is then dropped and
+        the next statement makes a new one.
         """
+        deadline = deadlines.current()
+        timeout = self.timeout
+        if deadline is not None and deadline.remaining() < timeout:
+            timeout = max(0.0, deadline.remaining())
         outcome: list[tuple[bool, object]] = []
 
         def run() -> None:
@@ -146,9 +153,16 @@ class RemoteDatabase(Closeable):
 
         worker = threading.Thread(target=run, name="edge-libsql-call", daemon=True)
         worker.start()
-        worker.join(self.timeout)
+        worker.join(timeout)
         if not outcome:
             self._abandon_client()
+            if deadline is not None and deadline.passed():
+                deadline.cut = f"a call to the libSQL database at {self.display_url}, given up"
+                raise RemoteUnavailable(
+                    f"no answer from the libSQL database at {self.display_url} before "
+                    f"{deadline.what}; whether the statement ran is not known",
+                    "SQLITE_INTERRUPT",
+                )
             raise RemoteUnavailable(
                 f"no answer from the libSQL database at {self.display_url} "
                 f"within {self.timeout:g}s",
@@ -266,6 +280,10 @@ class RemoteSqlConnection(Closeable):
         if kind in INSERT_KINDS and result.rows_affected > 0 and result.last_insert_rowid:
             self._last_insert_rowid = result.last_insert_rowid
         rows = [row.astuple() for row in result.rows]
+        try:
+            check_rows(rows)  # as a local database would: the server's own limit may be higher
+        except ResultTooLarge as exc:
+            raise SqlError(str(exc), "SQLITE_TOOBIG") from None
         return QueryResult(list(result.columns), rows, self._changes, self._last_insert_rowid)
 
     def _control(self, control: Control, sql: str, args: Args) -> None:

@@ -11,16 +11,19 @@ import hashlib
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
 from framework.sql import statement_kind
 
+from . import deadlines
 from ._sqlite import DEFAULT_BUSY_TIMEOUT, data_version, open_connection
 from .closeable import Closeable
 from .readonly import ReadOnlyGuard
+from .results import MAX_RESULT_BYTES, ResultTooLarge, fetch_rows
 
 SqlValue = int | float | str | bytes | None
 Row = tuple[SqlValue, ...]
@@ -61,6 +64,15 @@ class SqlError(Exception):
         self.code = code
 
 
+# SQLite calls the progress handler every this many virtual machine steps
+# (about a millisecond): how soon a statement notices that its deadline passed.
+_PROGRESS_STEPS = 10_000
+
+
+class StatementInterrupted(SqlError):
+    """The statement ran past its deadline and was stopped; nothing of it remains."""
+
+
 class ReplicaWriteError(SqlError):
     """A statement that would write reached a read-only replica; nothing ran."""
 
@@ -89,6 +101,24 @@ def from_sqlite_error(exc: sqlite3.Error) -> SqlError:
             "SQLITE_MISUSE",
         )
     return SqlError(str(exc), getattr(exc, "sqlite_errorname", None))
+
+
+def _set_busy_timeout(raw: _RawConnection, seconds: float) -> None:
+    # A replica's authorizer would send a pragma that sets something to the
+    # primary: this one is the store's own.
+    guard = raw.guard
+    if guard is not None:
+        guard.own = True
+    try:
+        raw.execute(f"PRAGMA busy_timeout = {max(0, int(seconds * 1000))}")
+    finally:
+        if guard is not None:
+            guard.own = False
+
+
+def _past() -> bool:
+    deadline = deadlines.current()
+    return deadline is not None and deadline.passed()
 
 
 def _changes_connection_state(sql: str) -> bool:
@@ -158,24 +188,65 @@ class SqlConnection(Closeable):
         guard = raw.guard
         if guard is not None:
             guard.denied = None
+        in_transaction = raw.in_transaction
         try:
-            cursor = raw.execute(sql, values)
-            try:
-                rows: list[Row] = cursor.fetchall()
-                columns = [d[0] for d in cursor.description] if cursor.description else []
-            finally:
-                cursor.close()
+            with self._lock_waits_end_by_the_deadline(raw):
+                cursor = raw.execute(sql, values)
+                try:
+                    rows = cast(list[Row], fetch_rows(cursor, self._db.max_result_bytes))
+                    columns = [d[0] for d in cursor.description] if cursor.description else []
+                finally:
+                    cursor.close()
             # Python's sqlite3 only tracks these for some statement shapes; ask
             # SQLite, which has the exact per-connection values.
             changes, rowid = raw.execute("SELECT changes(), last_insert_rowid()").fetchone()
+        except ResultTooLarge as exc:
+            raise SqlError(str(exc), "SQLITE_TOOBIG") from None
         except sqlite3.Error as exc:
             if guard is not None and guard.denied is not None:
                 raise ReplicaWriteError(guard.denied) from None
+            name = getattr(exc, "sqlite_errorname", None) or ""
+            if name == "SQLITE_INTERRUPT" or (name.startswith("SQLITE_BUSY") and _past()):
+                raise self._interrupted(in_transaction) from None
             raise from_sqlite_error(exc) from None
         except UnicodeEncodeError as exc:
             raise SqlError(f"text parameter is not valid Unicode: {exc}") from None
         self._changes, self._last_insert_rowid = changes, rowid
         return QueryResult(columns, rows, changes, rowid)
+
+    @contextmanager
+    def _lock_waits_end_by_the_deadline(self, raw: _RawConnection) -> Iterator[None]:
+        # SQLite's progress handler does not run while a statement waits for
+        # another writer's lock: shorten that wait (the busy timeout) instead.
+        deadline = deadlines.current()
+        usual = self._db.busy_timeout
+        if deadline is None or deadline.remaining() >= usual:
+            yield
+            return
+        _set_busy_timeout(raw, deadline.remaining())
+        try:
+            yield
+        finally:
+            _set_busy_timeout(raw, usual)
+
+    def _interrupted(self, in_transaction: bool) -> StatementInterrupted:
+        """The error of a statement its deadline stopped, after undoing its transaction."""
+        raw = self._raw
+        assert raw is not None
+        deadline = deadlines.current()
+        limit = deadline.what if deadline is not None else "its deadline"
+        if raw.in_transaction:
+            # SQLite rolls back a transaction whose write was interrupted, but
+            # not one interrupted in a read: end it either way, so that nothing
+            # started before the deadline commits after it.
+            with deadlines.lifted():
+                raw.execute("ROLLBACK")
+        undone = "the statement and its transaction were" if in_transaction else "the statement was"
+        if deadline is not None:
+            deadline.cut = "a SQL statement, which was interrupted and rolled back"
+        return StatementInterrupted(
+            f"interrupted: the statement ran past {limit}; {undone} rolled back", "SQLITE_INTERRUPT"
+        )
 
     def last_insert_rowid(self) -> int:
         """Rowid of the most recent successful INSERT on this connection (0 if none)."""
@@ -197,6 +268,8 @@ class SqlDatabase(Closeable):
 
     With `read_only`, every connection refuses statements that would write
     (`ReplicaWriteError`, raised before anything runs): a region's replica.
+    A statement stops at the deadline of `runtime.stores.deadlines`, and one
+    whose result passes `max_result_bytes` fails (`runtime.stores.results`).
     """
 
     def __init__(
@@ -206,13 +279,15 @@ class SqlDatabase(Closeable):
         pool_size: int = 4,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
         read_only: bool = False,
+        max_result_bytes: int = MAX_RESULT_BYTES,
     ) -> None:
         if pool_size < 0:
             raise ValueError("pool_size must not be negative")
         self.path = Path(path)
         self.read_only = read_only
         self.pool_size = pool_size
-        self._busy_timeout = busy_timeout
+        self.max_result_bytes = max_result_bytes
+        self.busy_timeout = busy_timeout
         self._lock = threading.Lock()  # guards the pool and counters
         self._monitor_lock = threading.Lock()  # guards the data_version connection
         self._idle: list[_RawConnection] = []
@@ -315,10 +390,14 @@ class SqlDatabase(Closeable):
         try:
             raw = cast(
                 _RawConnection,
-                open_connection(self.path, busy_timeout=self._busy_timeout, factory=_RawConnection),
+                open_connection(self.path, busy_timeout=self.busy_timeout, factory=_RawConnection),
             )
             try:
                 raw.execute("PRAGMA foreign_keys = ON")
+                raw.set_progress_handler(deadlines.past_deadline, _PROGRESS_STEPS)
+                # No single value larger than a whole result: SQLite would
+                # build it in memory before the result's count could refuse it.
+                raw.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_RESULT_BYTES)
                 if self.read_only and guarded:
                     # Nothing can write here, so changes() stays 0 and needs no reset.
                     raw.guard = ReadOnlyGuard()

@@ -7,12 +7,19 @@ and it is slow where this runtime is hot:
   key-value value or request body costs about a second each way. The C API
   stores such a list as an array of 32-byte `wasmtime_component_val_t` cells
   (a kind byte, then the byte itself at offset 8); strided slice assignment
-  builds and reads that array at C speed instead.
+  writes and reads that array in place at C speed instead. The cells are the
+  C API's own cost (wasmtime then builds a 40-byte `Val` per byte as well):
+  nothing here copies them again, and large bodies cross in pieces (see
+  `runtime.wasm.body`). SQL rows are lowered in one pass (`runtime.wasm.rows`).
 - Every host call and every export call rebuilds its function type, and every
   variant or result lowered asks the C API for its cases again (about 60 FFI
   calls per request). Types are immutable, so their properties are memoised
   per type object, host functions keep the parameter and result types of their
   first call, and exports are called with types taken once per component.
+- A Python exception raised in a host function waits in a module global of
+  wasmtime-py until its trap comes back out of wasm. A call abandoned at its
+  deadline (`runtime.wasm.watchdog`) may unwind on its own thread while the
+  next call runs, so that slot is made one per thread.
 
 `install()` patches wasmtime-py once per process, before any linker is built.
 The semantics are wasmtime-py's own; only repeated work is gone.
@@ -21,12 +28,16 @@ The semantics are wasmtime-py's own; only repeated work is gone.
 from __future__ import annotations
 
 import ctypes
+import threading
 from collections.abc import Callable
 from typing import Any
 
+from wasmtime import StoreContext, WasmtimeError
 from wasmtime import _ffi as ffi
 from wasmtime.component import _enter, _linker, _types
 from wasmtime.component._func import Func
+
+from . import rows
 
 _CELL = ctypes.sizeof(ffi.wasmtime_component_val_t)
 _KIND = ffi.wasmtime_component_val_t.kind.offset
@@ -38,20 +49,29 @@ _original_to_c = _types.ListType.convert_to_c
 _original_from_c = _types.ListType.convert_from_c
 
 
-def _bytes_to_c(self: Any, store: Any, val: Any, ptr: Any) -> None:
+def _cells(data: Any, n: int) -> memoryview:
+    """The C array of `n` cells at the pointer `data`, as writable bytes (no copy)."""
+    array = (ctypes.c_ubyte * (_CELL * n)).from_address(ctypes.addressof(data.contents))
+    return memoryview(array).cast("B")
+
+
+def _list_to_c(self: Any, store: Any, val: Any, ptr: Any) -> None:
+    if isinstance(val, rows.SqlRows):
+        if rows.SUPPORTED:
+            return rows.lower(self, val, ptr)
+        val = rows.as_records(self, val)
     if not self._is_bytes():
         return _original_to_c(self, store, val, ptr)
     if not isinstance(val, bytes | bytearray | memoryview):
         raise TypeError("expected bytes value")
-    data = bytes(val)
+    data = val if isinstance(val, bytes) else bytes(val)
     n = len(data)
     raw = ffi.wasmtime_component_vallist_t()
     ffi.wasmtime_component_vallist_new_uninit(raw, n)
     if n:
-        cells = bytearray(_CELL * n)
+        cells = _cells(raw.data, n)
         cells[_KIND::_CELL] = bytes([_U8]) * n
         cells[_VALUE::_CELL] = data
-        ctypes.memmove(raw.data, bytes(cells), len(cells))
     ptr.contents.kind = _LIST
     ptr.contents.of.list = raw
     return None
@@ -65,8 +85,7 @@ def _bytes_from_c(self: Any, c: Any) -> Any:
         n = c.of.list.size
         if n == 0:
             return b""
-        cells = ctypes.string_at(c.of.list.data, _CELL * n)
-        return cells[_VALUE::_CELL]
+        return _cells(c.of.list.data, n)[_VALUE::_CELL].tobytes()
     finally:
         # U8 cells own nothing: deleting the list frees the array only.
         ffi.wasmtime_component_vallist_delete(ctypes.byref(c.of.list))
@@ -156,6 +175,36 @@ def _lower(self: Any, store: Any, val: Any) -> tuple[str, Any]:
     raise ValueError("value not valid for this variant")
 
 
+# --- a host function's exception, kept per thread until its trap comes back -------
+
+_pending = threading.local()
+
+
+def _catch_exceptions(store_raw: Any, func: Callable[[StoreContext], None]) -> int:
+    # wasmtime-py's catch_exceptions, with the Python exception kept per thread.
+    store = StoreContext(store_raw)
+    error: WasmtimeError | None = None
+    try:
+        func(store)
+    except WasmtimeError as exc:
+        error = exc
+    except Exception as exc:
+        _pending.exception = exc
+        error = WasmtimeError("python exception")
+    finally:
+        store._invalidate()
+    if error is None:
+        return 0
+    return ctypes.cast(error._consume(), ctypes.c_void_p).value or 0
+
+
+def _raise_pending() -> None:
+    exc = getattr(_pending, "exception", None)
+    if exc is not None:
+        _pending.exception = None
+        raise exc
+
+
 # --- host calls with the types of their first call ------------------------------
 
 _plans: dict[int, tuple[Any, tuple[Any, ...], Any]] = {}
@@ -178,7 +227,7 @@ def _host_call(idx, context, ty_raw, args, nargs, results, nresults):  # type: i
         else:
             result_ty.convert_to_c(store, result, results)
 
-    return _enter.catch_exceptions(context, run)
+    return _catch_exceptions(context, run)
 
 
 # --- export calls with types taken once ------------------------------------------
@@ -229,7 +278,7 @@ def install() -> None:
     global _installed
     if _installed:
         return
-    _types.ListType.convert_to_c = _bytes_to_c  # type: ignore[method-assign]
+    _types.ListType.convert_to_c = _list_to_c  # type: ignore[method-assign]
     _types.ListType.convert_from_c = _bytes_from_c  # type: ignore[method-assign]
     for cls, name in [
         (_types.ListType, "element"),
@@ -244,4 +293,7 @@ def install() -> None:
     _memo_method(_types.VariantLikeType, "_tagged")
     _types.VariantLikeType._lower = _lower  # type: ignore[method-assign]
     _linker.func_impl = _host_call
+    _linker.catch_exceptions = _catch_exceptions  # type: ignore[assignment]  # destructors
+    _enter.catch_exceptions = _catch_exceptions  # type: ignore[assignment]
+    _enter.maybe_raise_last_exn = _raise_pending
     _installed = True

@@ -1,8 +1,10 @@
-"""The wasmtime engine of a process: configuration, compile cache, CPU deadline ticks.
+"""The wasmtime engine of a process: configuration, compile cache, deadline ticks.
 
-wasmtime-py keeps module-global state when it converts component values, so all
-wasm of a process runs on one thread (see DESIGN.md). This module owns what is
-shared by every component of the process; `runtime.wasm.instances` runs them.
+wasmtime-py keeps module-global state when it converts component values, so
+wasm of a process runs on one thread at a time (see DESIGN.md): the process's
+wasm thread, and the watchdog's thread for the guest calls of requests. This
+module owns what is shared by every component of the process;
+`runtime.wasm.instances` runs them.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import hashlib
 import os
 import tempfile
 import threading
+import time
 from importlib.metadata import version
 from pathlib import Path
 
@@ -20,9 +23,10 @@ from wasmtime import component as wc
 from ..errors import EdgeError
 from ..settings import default_cache_dir
 from . import convert
+from .watchdog import Watchdog
 
-# Epoch ticks drive the CPU deadline; 10 ms keeps the deadline precise without
-# waking the process too often.
+# Epoch ticks stop guest code at the request deadline (wall-clock time); 10 ms
+# keeps the deadline precise without waking the process too often.
 TICK_SECONDS = 0.01
 
 
@@ -35,6 +39,7 @@ class WasmEngine:
         config.epoch_interruption = True
         self.engine = wasmtime.Engine(config)
         self.linker: wc.Linker | None = None  # the host functions, linked once (instances)
+        self.watchdog = Watchdog()  # runs guest calls, gives up on blocked ones
         self.cache_dir = cache_dir or default_cache_dir()
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
@@ -49,8 +54,14 @@ class WasmEngine:
 
     def _tick(self) -> None:
         # Engine.increment_epoch is an atomic add in wasmtime; safe off the wasm thread.
+        # The epoch follows the clock, not the number of wake-ups: on a loaded
+        # machine a wait lasts longer than asked, and the deadline must not.
+        started, ticks = time.monotonic(), 0
         while not self._stop.wait(TICK_SECONDS):
-            self.engine.increment_epoch()
+            due = int((time.monotonic() - started) / TICK_SECONDS)
+            while ticks < due:
+                self.engine.increment_epoch()
+                ticks += 1
 
     def close(self) -> None:
         self._stop.set()

@@ -2,10 +2,12 @@
 
 Spin gives every request a fresh instance; so does this runner. Instances are
 made before requests arrive (a small pool, refilled after each response) so a
-request does not wait for instantiation. A trapped instance is never reused,
-a CPU deadline (epoch interruption) stops handlers that loop, and a memory
-limit stops handlers that allocate without end. Everything here runs on the
-process's single wasm thread.
+request does not wait for instantiation. A trapped instance is never reused.
+The deadline is wall-clock time for the whole request: epoch interruption
+stops guest code, the stores stop their statements (`runtime.stores.deadlines`)
+and the watchdog gives up on a guest blocked in WASI (`runtime.wasm.watchdog`).
+A memory limit stops handlers that allocate without end. Bodies cross the
+boundary in pieces (`runtime.wasm.body`).
 """
 
 from __future__ import annotations
@@ -19,14 +21,39 @@ from typing import Any
 import wasmtime
 from wasmtime import component as wc
 
-from . import convert
+from ..stores import deadlines
+from . import body, convert
 from .bindings import CallContext, HostServices, entered, link
+from .bindings.context import RequestOver
 from .engine import WasmEngine
+from .failures import (
+    DeadlineExceeded,
+    GuestFailure,
+    Overloaded,
+    ResponseTooLarge,
+    is_epoch_interrupt,
+    trap_cause,
+)
+from .watchdog import Abandoned, TooManyStuck
+
+__all__ = [
+    "DISPATCH_INTERFACE",
+    "ComponentRunner",
+    "DeadlineExceeded",
+    "GuestFailure",
+    "HttpRequest",
+    "HttpResponse",
+    "Overloaded",
+    "ResponseTooLarge",
+]
 
 log = logging.getLogger("edge.instances")
 
 DISPATCH_INTERFACE = "edge:runtime/dispatch@0.1.0"
 MAX_GUEST_LOG_BYTES = 64 * 1024
+# Fermyon Cloud's "HTTP body size limit" (10 MB, developer.fermyon.com/cloud/faq),
+# for responses as for requests; `spin up` itself streams bodies of any size.
+MAX_RESPONSE_BODY_BYTES = 10 * 1024 * 1024
 
 
 @dataclass
@@ -44,24 +71,12 @@ class HttpResponse:
     body: bytes
 
 
-class GuestFailure(Exception):
-    """The guest trapped or was stopped; its instance has been dropped."""
-
-    def __init__(self, message: str, guest_output: str = "") -> None:
-        super().__init__(message)
-        self.guest_output = guest_output
-
-
-class DeadlineExceeded(GuestFailure):
-    """The handler used more CPU time than the deadline allows."""
-
-
 class _Request(wc.Record):
-    def __init__(self, req: HttpRequest) -> None:
+    def __init__(self, req: HttpRequest, body: bytes) -> None:
         self.method = req.method
         self.uri = req.uri
         self.headers = req.headers
-        self.body = req.body
+        self.body = body
 
 
 @dataclass
@@ -69,7 +84,7 @@ class _Ready:
     """An instantiated component waiting for its one request."""
 
     store: wasmtime.Store
-    handle: wc.Func
+    exports: dict[str, wc.Func]  # the dispatch interface's functions by name
     context: CallContext
     output: bytearray = field(default_factory=bytearray)
 
@@ -94,6 +109,7 @@ class ComponentRunner:
         deadline_ms: int,
         memory_limit_bytes: int,
         pool_size: int,
+        max_response_body_bytes: int = MAX_RESPONSE_BODY_BYTES,
     ) -> None:
         self.engine = engine
         self.component = component
@@ -102,9 +118,10 @@ class ComponentRunner:
         self.deadline_ms = deadline_ms
         self.memory_limit_bytes = memory_limit_bytes
         self.pool_size = pool_size
+        self.max_response_body_bytes = max_response_body_bytes
         self._linker = _linker_for(engine)
         self._pool: deque[_Ready] = deque()
-        self._signature: tuple[Any, Any] | None = None  # the dispatch export's types
+        self._signatures: dict[str, Any] = {}  # the dispatch exports' types, taken once
         self.stats = {"requests": 0, "pool_misses": 0, "traps": 0, "deadlines": 0}
 
     def _instantiate(self) -> _Ready:
@@ -126,17 +143,22 @@ class ComponentRunner:
         context = CallContext(self.services)
         with entered(context):
             instance = self._linker.instantiate(store, self.component)
+        exports = {name: self._export(instance, store, name) for name in body.EXPORTS}
+        for name, func in exports.items():
+            if name not in self._signatures:
+                self._signatures[name] = convert.signature(func, store)
+        return _Ready(store, exports, context, output)
+
+    def _export(self, instance: wc.Instance, store: wasmtime.Store, name: str) -> wc.Func:
         iface = instance.get_export_index(store, DISPATCH_INTERFACE)
-        index = instance.get_export_index(store, "handle", iface) if iface else None
+        index = instance.get_export_index(store, name, iface) if iface else None
         func = instance.get_func(store, index) if index else None
         if func is None:
             raise GuestFailure(
-                f"component {self.component_id!r} does not export {DISPATCH_INTERFACE}: "
-                "was it built with `edge build` / `edge componentize`?"
+                f"component {self.component_id!r} does not export {name} of "
+                f"{DISPATCH_INTERFACE}: rebuild it with this version (`edge build`)"
             )
-        if self._signature is None:
-            self._signature = convert.signature(func, store)
-        return _Ready(store, func, context, output)
+        return func
 
     def pool_len(self) -> int:
         return len(self._pool)
@@ -152,35 +174,93 @@ class ComponentRunner:
             self.stats["pool_misses"] += 1
             ready = self._instantiate()
         self.stats["requests"] += 1
-        started = time.process_time()
-        try:
-            with entered(ready.context):
-                ready.store.set_epoch_deadline(self.engine.deadline_ticks(self.deadline_ms))
-                assert self._signature is not None
-                result = convert.call(ready.handle, ready.store, self._signature, _Request(request))
-                ready.handle.post_return(ready.store)
-        except wasmtime.WasmtimeError as exc:
-            raise self._failure(exc, ready, time.process_time() - started) from None
-        finally:
-            ready.context.close()
-        status = int(result.status)
-        # A handler's uncaught exception is a 500 whose traceback the guest printed.
-        self._flush_output(ready, logging.WARNING if status >= 500 else logging.INFO)
-        return HttpResponse(status, list(result.headers), bytes(result.body))
+        deadline = time.monotonic() + self.deadline_ms / 1000
+        ready.context.deadline = deadline
+        # What the stores stop at; `cut` tells whether they had to.
+        limit = deadlines.Deadline(deadline, f"the request deadline of {self.deadline_ms} ms")
 
-    def _failure(self, exc: Exception, ready: _Ready, cpu: float) -> GuestFailure:
-        output = ready.output.decode("utf-8", "replace")
-        text = str(exc)
-        if "interrupt" in text:
-            self.stats["deadlines"] += 1
-            return DeadlineExceeded(
-                f"component {self.component_id!r} exceeded its CPU deadline of "
-                f"{self.deadline_ms} ms",
-                output,
+        def call() -> HttpResponse:
+            with entered(ready.context), deadlines.applied(limit):
+                ready.store.set_epoch_deadline(self.engine.deadline_ticks(self.deadline_ms))
+                return self._dispatch(ready, request)
+
+        response: HttpResponse | None = None
+        failure: GuestFailure | None = None
+        blocked = False
+        try:
+            response = self.engine.watchdog.run(call, deadline)
+        except Abandoned:
+            blocked = True
+        except TooManyStuck as exc:
+            raise Overloaded(f"component {self.component_id!r} not started: {exc}") from None
+        except Exception as exc:
+            failure = self._failure(exc, ready)
+        finally:
+            ready.context.close()  # an abandoned call's open transaction rolls back here
+        timed_out = response is None and failure is None  # an epoch trap, a refused call
+        if blocked or timed_out or limit.cut is not None or time.monotonic() >= deadline:
+            # Whatever the guest did after its deadline (caught the interrupted
+            # statement's error, say) does not count: the request ran out of time.
+            raise self._late(ready, limit, blocked)
+        if failure is not None:
+            raise failure
+        assert response is not None
+        # A handler's uncaught exception is a 500 whose traceback the guest printed.
+        self._flush_output(ready, logging.WARNING if response.status >= 500 else logging.INFO)
+        return response
+
+    def _dispatch(self, ready: _Ready, request: HttpRequest) -> HttpResponse:
+        """The dispatch calls of one request, on the watchdog's thread."""
+
+        def invoke(name: str, *params: Any) -> Any:
+            func = ready.exports[name]
+            result = convert.call(func, ready.store, self._signatures[name], *params)
+            func.post_return(ready.store)
+            return result
+
+        last = body.send(request.body, lambda piece: invoke(body.WRITE, piece))
+        result = invoke(body.HANDLE, _Request(request, last))
+        size = int(getattr(result, "body-size"))  # wasmtime-py keeps WIT's field names
+        if size > self.max_response_body_bytes:
+            raise ResponseTooLarge(
+                f"component {self.component_id!r} returned a response body of {size} bytes, "
+                f"more than the limit of {self.max_response_body_bytes} bytes",
+                ready.output.decode("utf-8", "replace"),
             )
+        content = body.receive(bytes(result.body), size, lambda n: invoke(body.READ, n))
+        return HttpResponse(int(result.status), list(result.headers), content)
+
+    def _late(self, ready: _Ready, limit: deadlines.Deadline, blocked: bool) -> DeadlineExceeded:
+        """The request ran past its deadline: where it was when it was stopped."""
+        self.stats["deadlines"] += 1
+        if blocked:
+            where = "while blocked in a host call (such as time.sleep or outbound I/O)"
+        else:
+            where = f"in {limit.cut}" if limit.cut else "in the handler's code"
+        return DeadlineExceeded(
+            f"component {self.component_id!r} ran past the request deadline of "
+            f"{self.deadline_ms} ms {where}",
+            where,
+            ready.output.decode("utf-8", "replace"),
+        )
+
+    def _failure(self, exc: Exception, ready: _Ready) -> GuestFailure | None:
+        """What a failed call was; None when the deadline itself stopped it."""
+        if isinstance(exc, RequestOver):
+            return None  # a host call after the deadline was refused
+        if isinstance(exc, GuestFailure):
+            return exc
+        output = ready.output.decode("utf-8", "replace")
+        if not isinstance(exc, wasmtime.WasmtimeError):  # a bug of a host function
+            log.error("component %r: a host call failed", self.component_id, exc_info=exc)
+            return GuestFailure(
+                f"component {self.component_id!r} failed in a host call: {exc!r}", output
+            )
+        cause, backtrace = trap_cause(str(exc))
+        if is_epoch_interrupt(cause):
+            return None
         self.stats["traps"] += 1
-        first_line = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-        return GuestFailure(f"component {self.component_id!r} trapped: {first_line}", output)
+        return GuestFailure(f"component {self.component_id!r} trapped: {cause}", output, backtrace)
 
     def _flush_output(self, ready: _Ready, level: int) -> None:
         if ready.output:

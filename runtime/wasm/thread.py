@@ -1,10 +1,12 @@
-"""The one thread of a process that runs wasm.
+"""The thread of a process that its wasm work goes through, one job at a time.
 
 wasmtime-py converts component values through module-global state, so two
-threads inside components at once corrupt each other's calls. Every call into
-wasm of a process goes through this thread's queue. After each job, and
-whenever the queue is empty, the thread runs its idle hook (refilling instance
-pools), so instantiation happens between requests instead of inside them.
+threads inside components at once corrupt each other's calls. Every job that
+touches wasm goes through this thread's queue; a request's guest calls run on
+the watchdog's thread while this one waits for them (`runtime.wasm.watchdog`),
+so still only one call runs at a time. After each job, and whenever the queue
+is empty, the thread runs its idle hook (refilling instance pools), so
+instantiation happens between requests instead of inside them.
 """
 
 from __future__ import annotations

@@ -54,6 +54,9 @@ class EdgeUp:
             # Free ports, not the listen port + 1...: those may be taken.
             args += ["--hrana-port", "0"]
         env = dict(os.environ, EDGE_LOG_LEVEL="info")
+        # The admin API asks for the admin token, else the Hrana token, when one is set.
+        token = env.get("EDGE_ADMIN_TOKEN") or env.get("EDGE_HRANA_TOKEN")
+        self.admin_headers = {"authorization": f"Bearer {token}"} if token else {}
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
                 args,
@@ -110,7 +113,8 @@ class EdgeUp:
 
     def database_urls(self, label: str = "default") -> dict[str, str]:
         """region -> the Hrana URL of its copy of database `label` (from /_edge/regions)."""
-        regions = httpx.get(f"{self.url}/_edge/regions").json()["regions"]
+        answer = httpx.get(f"{self.url}/_edge/regions", headers=self.admin_headers)
+        regions = answer.json()["regions"]
         return {r["name"]: r["databases"][label] for r in regions}
 
 

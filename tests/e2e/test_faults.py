@@ -44,7 +44,9 @@ def test_exception_is_a_500_without_internals(client, caplog) -> None:
 def test_infinite_loop_is_stopped_by_the_deadline(client) -> None:
     resp = client.get("/loop")
     assert resp.status_code == 504
-    assert "CPU time" in resp.json()["error"]
+    assert (
+        resp.json()["error"] == "the request ran past its deadline of 500 ms in the handler's code"
+    )
     assert client.get("/ok").json() == {"ok": True, "method": "GET"}
 
 

@@ -291,6 +291,13 @@ class TestValidation:
         s = load_settings()
         assert (s.body_timeout, s.max_connections) == ("2.5s", 64)
 
+    def test_worker_timeout_must_exceed_the_deadline(self) -> None:
+        assert load_settings(worker_timeout="2s", deadline_ms=1000).worker_timeout == "2s"
+        with pytest.raises(ValidationError, match="must be longer than the request deadline"):
+            load_settings(worker_timeout="5s")  # the default deadline is 5000 ms
+        with pytest.raises(ValidationError, match="worker_timeout"):
+            load_settings(worker_timeout="soon")
+
     def test_pool_size_zero_is_allowed(self) -> None:
         assert load_settings(pool_size=0).pool_size == 0
 

@@ -1,14 +1,18 @@
 """Per-instance host state that the binding modules reach during a call.
 
-All wasm of a process runs on one thread and an instance serves one request, so
-the context of the running call is a plain module-level slot: set before the
-host enters the guest, cleared after. Host functions look it up with
-`current()`.
+An instance serves one request, and one thread at a time runs it (see
+`runtime.wasm.watchdog`), so the context of the running call is a slot of the
+thread: set before the host enters the guest, cleared after. Host functions
+look it up with `current()`. Per thread, because a call abandoned at its
+deadline may still be unwinding on its own thread while the next one runs.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -43,6 +47,10 @@ class HostServices:
 _reps = itertools.count(1)
 
 
+class RequestOver(Exception):
+    """A host call after the request's deadline, or after it ended: refused (the guest traps)."""
+
+
 @dataclass
 class CallContext:
     services: HostServices
@@ -50,6 +58,11 @@ class CallContext:
     # Reps whose object belongs to this call and is closed with it (SQL
     # connections); the others (shared KV stores) are only forgotten.
     owned: set[int] = field(default_factory=set)
+    # time.monotonic() past which host calls are refused: a guest that carries
+    # on after its deadline (an error caught, an epoch tick not yet come) must
+    # not write anything more.
+    deadline: float = math.inf
+    closed: bool = False
 
     def add_resource(self, obj: Any, type_id: int, *, owned: bool) -> wc.ResourceHost:
         rep = next(_reps) & 0xFFFFFFFF
@@ -75,24 +88,31 @@ class CallContext:
 
     def close(self) -> None:
         """Release what the guest left open (an open SQL transaction rolls back)."""
+        self.closed = True
         for rep in list(self.resources):
             self.drop_resource(rep)
 
 
-_current: CallContext | None = None
+class _Slot(threading.local):
+    context: CallContext | None = None
+
+
+_slot = _Slot()
 
 
 def current() -> CallContext:
-    if _current is None:
+    context = _slot.context
+    if context is None:
         raise RuntimeError("host function called outside of a request")
-    return _current
+    if context.closed or time.monotonic() >= context.deadline:
+        raise RequestOver("host call refused: the request is over or past its deadline")
+    return context
 
 
 @contextmanager
 def entered(ctx: CallContext) -> Iterator[CallContext]:
-    global _current
-    previous, _current = _current, ctx
+    previous, _slot.context = _slot.context, ctx
     try:
         yield ctx
     finally:
-        _current = previous
+        _slot.context = previous

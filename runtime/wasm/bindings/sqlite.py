@@ -7,19 +7,15 @@ from typing import Any
 from wasmtime import component as wc
 
 from ...stores import SqlError
+from ..rows import SqlRows
 from .context import current
 
 INTERFACE = "spin:sqlite/sqlite@3.0.0"
 CONNECTION_TYPE = 2
 
 
-class _Row(wc.Record):
-    def __init__(self, values: list[Any]) -> None:
-        self.values = values
-
-
 class _QueryResult(wc.Record):
-    def __init__(self, columns: list[str], rows: list[_Row]) -> None:
+    def __init__(self, columns: list[str], rows: SqlRows) -> None:
         self.columns = columns
         self.rows = rows
 
@@ -48,7 +44,7 @@ def execute(store: Any, handle: wc.ResourceAny, statement: str, params: list[Any
         result = conn.execute(statement, [_param(p) for p in params])
     except SqlError as exc:
         return wc.Variant("io", str(exc))
-    return _QueryResult(list(result.columns), [_Row(list(row)) for row in result.rows])
+    return _QueryResult(list(result.columns), SqlRows(result.rows))
 
 
 def last_insert_rowid(store: Any, handle: wc.ResourceAny) -> int:

@@ -1,8 +1,12 @@
 """A test app that misbehaves on purpose: the runtime must survive all of it."""
 
+import contextlib
 import json
+import time
 
 from framework import Request, Response, http_component, kv, turso, variables
+
+ENDLESS = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c)"
 
 
 @http_component("/ok")
@@ -102,3 +106,79 @@ def headers(req: Request) -> dict[str, str]:
 @http_component("/var/:name")
 def variable(req: Request) -> dict[str, str]:
     return {"value": variables.get(req.params["name"])}
+
+
+@http_component("/sleep")
+def sleep(req: Request) -> str:
+    time.sleep(float(req.query.get("seconds", "20")))
+    return "slept"
+
+
+@http_component("/sql/forever")
+def endless_statement(req: Request) -> Response:
+    try:
+        turso.connect().execute(ENDLESS + " SELECT count(*) FROM c")
+    except turso.DatabaseError as exc:
+        return Response(200, {"content-type": "text/plain"}, f"carried on after: {exc}")
+    return Response(200, {}, "it ended")
+
+
+@http_component("/sql/insert-forever", methods=["POST"])
+def endless_insert(req: Request) -> Response:
+    """An INSERT that never ends, after a first row when `?transaction=1`; then COMMIT."""
+    db = turso.connect()
+    db.execute("CREATE TABLE IF NOT EXISTS endless (x INTEGER)")
+    transaction = bool(req.query.get("transaction"))
+    if transaction:
+        db.execute("BEGIN")
+        db.execute("INSERT INTO endless (x) VALUES (0)")
+    with contextlib.suppress(turso.DatabaseError):  # and try to commit what there is
+        db.execute("INSERT INTO endless (x) " + ENDLESS + " SELECT x FROM c")
+    if transaction:
+        db.execute("COMMIT")
+    return Response(200, {}, "inserted")
+
+
+@http_component("/body")
+def big_body(req: Request) -> Response:
+    size = int(req.query.get("size", "0"))
+    pattern = bytes(range(256))
+    return Response(
+        200, {"content-type": "application/octet-stream"}, (pattern * (size // 256 + 1))[:size]
+    )
+
+
+@http_component("/echo", methods=["POST"])
+def echo(req: Request) -> Response:
+    return Response(200, {"content-type": "application/octet-stream"}, req.body)
+
+
+@http_component("/sql/blob")
+def blob(req: Request) -> Response:
+    try:
+        (value,) = turso.connect().execute("SELECT zeroblob(?)", [int(req.query["size"])]).rows[0]
+    except turso.DatabaseError as exc:
+        return Response(413, {"content-type": "text/plain"}, str(exc))
+    return Response(200, {"content-type": "text/plain"}, str(len(value)))
+
+
+@http_component("/kv/raw-big", methods=["POST"])
+def raw_big_value(req: Request) -> str:
+    """A value past wasmtime's hostcall fuel, sent around framework.kv's size check: a trap."""
+    from framework._bindings import wit_import
+
+    store = wit_import("key_value").Store.open("default")
+    store.set("big", b"x" * int(req.query.get("size", "0")))
+    return "stored"
+
+
+@http_component("/sql/sleep-in-transaction", methods=["POST"])
+def sleep_in_transaction(req: Request) -> str:
+    """Holds the write lock, then sleeps past any deadline; COMMIT comes too late."""
+    db = turso.connect()
+    db.execute("CREATE TABLE IF NOT EXISTS slept (x INTEGER)")
+    db.execute("BEGIN")
+    db.execute("INSERT INTO slept (x) VALUES (1)")
+    time.sleep(float(req.query.get("seconds", "20")))
+    db.execute("COMMIT")
+    return "committed"

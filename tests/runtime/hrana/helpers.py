@@ -18,6 +18,8 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config
 from starlette.applications import Starlette
 
+JSON_BODY = {"content-type": "application/json"}
+
 
 @contextmanager
 def running(app: Starlette) -> Iterator[str]:
@@ -111,7 +113,8 @@ class Pipeline:
     def send(self, *requests: dict[str, Any]) -> list[dict[str, Any]]:
         # ASCII JSON: a lone surrogate goes out as the escape \ud800, as a client may send it.
         body = json.dumps({"baton": self.baton, "requests": requests})
-        response = self.client.post(self.path, content=body)
+        # As real clients send it (edge up refuses other content types).
+        response = self.client.post(self.path, content=body, headers=JSON_BODY)
         assert response.status_code == 200, response.text
         body = response.json()
         self.baton = body["baton"]
@@ -171,14 +174,20 @@ class RawWs:
         self._pending.append({"type": "request", "request_id": rid, "request": request})
         return rid
 
-    async def flush(self) -> dict[int, dict[str, Any]]:
-        """Send the queued requests back to back; the replies by request id."""
+    async def send_queued(self) -> int:
+        """Send the queued requests back to back, waiting for nothing; how many."""
         pending, self._pending = getattr(self, "_pending", []), []
         for message in pending:
             await self.send(message)
+        return len(pending)
+
+    async def flush(self) -> dict[int, dict[str, Any]]:
+        """Send the queued requests back to back; the replies by request id."""
+        sent = await self.send_queued()
         replies: dict[int, dict[str, Any]] = {}
-        while len(replies) < len(pending):
+        while len(replies) < sent:
             reply = await self.receive()
+            assert isinstance(reply, dict), f"the connection ended instead: {reply}"
             replies[reply["request_id"]] = reply
         return replies
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import socket
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 
 from runtime.serve.host import EdgeHost
-from runtime.stores import SqlDatabase, SqlError, SqlValue
+from runtime.stores import SqlDatabase, SqlError, SqlValue, deadlines
 from runtime.stores.remote import (
     RemoteDatabase,
     RemoteSqlConnection,
@@ -28,6 +29,7 @@ from runtime.stores.remote import (
     client_url,
     open_remote_databases,
 )
+from runtime.stores.results import MAX_RESULT_BYTES
 
 SECRET = "s3cret-token-value"
 
@@ -387,3 +389,33 @@ def test_a_server_that_never_answers_times_out_and_the_next_call_tries_again() -
     finally:
         db.close()
         silent.close()
+
+
+def test_the_deadline_cuts_a_call_shorter_than_the_timeout() -> None:
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    db = RemoteDatabase(f"http://127.0.0.1:{silent.getsockname()[1]}", "tok", timeout=60)
+    try:
+        with deadlines.within(0.3, "the request deadline of 300 ms") as deadline:
+            started = time.monotonic()
+            with pytest.raises(RemoteUnavailable) as caught:
+                db.execute("SELECT 1")
+        assert time.monotonic() - started < 30  # not the 60 s timeout
+        assert str(caught.value) == (
+            f"no answer from the libSQL database at http://127.0.0.1:{silent.getsockname()[1]} "
+            "before the request deadline of 300 ms; whether the statement ran is not known"
+        )
+        assert deadline.cut == f"a call to the libSQL database at {db.display_url}, given up"
+    finally:
+        db.close()
+        silent.close()
+
+
+def test_a_remote_result_over_the_limit_is_refused(conn: RemoteSqlConnection) -> None:
+    rows = MAX_RESULT_BYTES // (1024 * 1024) + 1
+    sql = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT ?) "
+    with pytest.raises(SqlError, match="result too large") as caught:
+        conn.execute(sql + "SELECT zeroblob(1048576) FROM c", [rows])
+    assert caught.value.code == "SQLITE_TOOBIG"
+    assert conn.execute(sql + "SELECT x FROM c", [3]).rows == [(1,), (2,), (3,)]

@@ -1,0 +1,38 @@
+"""Reading a request body with a size limit, for the app server and the Hrana endpoints."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+
+class BodyTooLarge(Exception):
+    """The body passed `limit`; `drained` says whether it was read to its end all the same."""
+
+    def __init__(self, limit: int, *, drained: bool) -> None:
+        super().__init__(f"request body larger than {limit} bytes")
+        self.limit = limit
+        self.drained = drained  # if so, the connection can carry another request
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, up to `limit` bytes; a larger one is BodyTooLarge.
+
+    Past the limit the body is still read (not kept) up to as much again: a
+    server that answers and closes with unread data in the socket makes the
+    kernel reset the connection, and the client may never see its answer.
+    """
+    drain_until = 2 * limit + 65536
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > drain_until:
+        raise BodyTooLarge(limit, drained=False)
+    body = bytearray()
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > drain_until:
+            raise BodyTooLarge(limit, drained=False)
+        if received <= limit:
+            body += chunk
+    if received > limit:
+        raise BodyTooLarge(limit, drained=True)
+    return bytes(body)

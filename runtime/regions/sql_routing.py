@@ -30,7 +30,9 @@ from ..stores import (
     SqlConnection,
     SqlError,
     SqlParams,
+    StatementInterrupted,
     StoreRegistry,
+    deadlines,
 )
 from ..stores.closeable import Closeable
 from ..stores.readonly import WRITE_VERBS
@@ -88,9 +90,21 @@ class SqlRouter:
                         "the statement was not run",
                         "SQLITE_IOERR",
                     )
+                self._check_deadline(region)  # else the write could run after its 504
                 self.clock.sleep(min(_LINK_POLL, remaining))
                 network = self.network()
         self.clock.sleep(2 * network.latency(region, self.primary))
+
+    def _check_deadline(self, region: str) -> None:
+        """StatementInterrupted once the caller's deadline (a request's) has passed."""
+        limit = deadlines.current()
+        if limit is not None and limit.passed():
+            limit.cut = f"a write waiting for the primary region {self.primary}, which was not run"
+            raise StatementInterrupted(
+                f"interrupted: the statement ran past {limit.what} while {region} waited for "
+                f"the primary region {self.primary}; it was not run",
+                "SQLITE_INTERRUPT",
+            )
 
     def caught_up(self, label: str, region: str) -> None:
         """Sync the writer's replica so its region reads its own write."""

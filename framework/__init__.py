@@ -1,4 +1,4 @@
-"""Python edge functions for Spin: HTTP handlers, key-value, Turso (libSQL), variables.
+"""Python edge functions for Spin: HTTP handlers, key-value, Turso (libSQL), Redis, variables.
 
     from framework import http_component, Request, Response, kv, turso, variables
 
@@ -7,10 +7,10 @@
         return kv.open("default").get_json(f"todo:{req.params['id']}")
 
 Importing this package never loads the component bindings (`wit_world`), which
-exist only inside a built component: kv, turso and variables load them on use.
+exist only inside a built component: kv, turso, redis and variables load them on use.
 """
 
-from . import kv, turso, variables
+from . import kv, redis, turso, variables
 from .errors import (
     AccessDeniedError,
     BadRequest,
@@ -25,6 +25,11 @@ from .errors import (
     KVOtherError,
     NoSuchDatabaseError,
     NoSuchStoreError,
+    RedisError,
+    RedisInvalidAddress,
+    RedisOtherError,
+    RedisTooManyConnections,
+    RedisTypeError,
     StoreTableFullError,
     TooLargeError,
     UndefinedVariable,
@@ -50,6 +55,11 @@ __all__ = [
     "KVOtherError",
     "NoSuchDatabaseError",
     "NoSuchStoreError",
+    "RedisError",
+    "RedisInvalidAddress",
+    "RedisOtherError",
+    "RedisTooManyConnections",
+    "RedisTypeError",
     "Request",
     "Response",
     "Router",
@@ -61,6 +71,7 @@ __all__ = [
     "handle_request",
     "http_component",
     "kv",
+    "redis",
     "turso",
     "variables",
 ]

@@ -104,6 +104,29 @@ class DatabaseFullError(DatabaseError):
     """The database has reached its capacity."""
 
 
+# --- outbound Redis (fermyon:spin/redis) -------------------------------------
+
+
+class RedisError(FrameworkError):
+    """An outbound Redis operation failed."""
+
+
+class RedisInvalidAddress(RedisError):
+    """The address is not a Redis URL, or `allowed_outbound_hosts` does not allow it."""
+
+
+class RedisTooManyConnections(RedisError):
+    """Too many Redis connections are open at once; close some first."""
+
+
+class RedisTypeError(RedisError):
+    """A reply could not be read as the type the operation returns."""
+
+
+class RedisOtherError(RedisError):
+    """Any other failure: Redis unreachable or timed out, or an error reply (`WRONGTYPE ...`)."""
+
+
 # --- variables (fermyon:spin/variables) -------------------------------------
 
 
@@ -137,6 +160,11 @@ __all__ = [
     "KVOtherError",
     "NoSuchDatabaseError",
     "NoSuchStoreError",
+    "RedisError",
+    "RedisInvalidAddress",
+    "RedisOtherError",
+    "RedisTooManyConnections",
+    "RedisTypeError",
     "StoreTableFullError",
     "TooLargeError",
     "UndefinedVariable",

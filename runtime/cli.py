@@ -70,6 +70,8 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--replication-lag", help="time for a write to reach other regions (1s)")
     up.add_argument("--jitter", help="random extra lag per change, up to this (200ms)")
     up.add_argument("--seed", type=int, help="seed of the jitter")
+    up.add_argument("--redis-timeout", help="outbound Redis: connect and reply timeout (5s)")
+    up.add_argument("--redis-port", type=int, help="port of the Redis server edge up starts")
     up.add_argument(
         "--runtime-config-file",
         type=Path,
@@ -141,6 +143,8 @@ def _cmd_up(args: argparse.Namespace) -> int:
         jitter=args.jitter,
         seed=args.seed,
         runtime_config_file=args.runtime_config_file,
+        redis_timeout=args.redis_timeout,
+        redis_port=args.redis_port,
     )
     setup_logging(settings.log_level)
     return run_up(settings, build=not args.no_build)

@@ -152,6 +152,18 @@ class Settings(BaseSettings):
     runtime_config_file: Path | None = Field(
         None, description="Spin runtime config: [sqlite_database.<label>] on remote libSQL"
     )
+    redis_timeout: str = Field(
+        "5s", description="how long outbound Redis waits to connect, and for each reply"
+    )
+    redis_port: int | None = Field(
+        None, ge=1, le=65535, description="port of the Redis server edge up starts (default: free)"
+    )
+    redis_server: str | None = Field(
+        None, description="the Redis server binary (default: redis-server or valkey-server)"
+    )
+    # Not a setting people give: how the supervisor tells its workers the address
+    # of the Redis server it started (the app's `redis_address`).
+    redis_embedded_address: str | None = None
 
     @field_validator("replication_lag", "jitter", "sql_write_timeout", "worker_timeout")
     @classmethod
@@ -159,7 +171,7 @@ class Settings(BaseSettings):
         parse_duration(value)
         return value
 
-    @field_validator("body_timeout")
+    @field_validator("body_timeout", "redis_timeout")
     @classmethod
     def _check_positive_duration(cls, value: str) -> str:
         if parse_duration(value) <= 0:

@@ -16,6 +16,7 @@ APPS = {
     "faults": ROOT / "tests" / "apps" / "faults" / "spin.toml",
     "kvprobe": ROOT / "tests" / "apps" / "kvprobe" / "spin.toml",
     "sqlprobe": ROOT / "tests" / "apps" / "sqlprobe" / "spin.toml",
+    "redisprobe": ROOT / "tests" / "apps" / "redisprobe" / "spin.toml",
     "todo": ROOT / "examples" / "todo" / "spin.toml",
     "notes": ROOT / "examples" / "notes" / "spin.toml",
     "users": ROOT / "examples" / "users" / "spin.toml",

@@ -8,6 +8,7 @@ from typing import Any
 
 from .checker import Checker
 from .model import BuildSpec, ComponentSpec, FileMount, VariableDecl
+from .outbound import OutboundHostError, from_http_hosts, validate
 from .syntax import KeyPath, kebab_problem, label_problem, lower_snake_problem
 from .variables import Template, TemplateError
 
@@ -77,6 +78,10 @@ class ComponentParser(Checker):
         )
         for i, host in enumerate(outbound):
             self.template(host, path + ("allowed_outbound_hosts", i), variables)
+        http_hosts = self.strings(
+            spec.get("allowed_http_hosts", []), path + ("allowed_http_hosts",)
+        )
+        self.outbound_hosts(outbound, http_hosts, path, variables)
 
         return ComponentSpec(
             id=cid,
@@ -86,9 +91,7 @@ class ComponentParser(Checker):
             sqlite_databases=self.labels(spec, path, "sqlite_databases", "database"),
             variables=component_vars,
             allowed_outbound_hosts=outbound,
-            allowed_http_hosts=self.strings(
-                spec.get("allowed_http_hosts", []), path + ("allowed_http_hosts",)
-            ),
+            allowed_http_hosts=http_hosts,
             environment=self.string_table(spec.get("environment", {}), path + ("environment",)),
             files=self.files(spec.get("files", []), path + ("files",)),
             exclude_files=self.strings(spec.get("exclude_files", []), path + ("exclude_files",)),
@@ -109,6 +112,28 @@ class ComponentParser(Checker):
                     f"{shown} names no application variable: declare {name!r} under [variables] "
                     f'(with a default = "..." or required = true)',
                 )
+
+    def outbound_hosts(
+        self,
+        outbound: tuple[str, ...],
+        http_hosts: tuple[str, ...],
+        path: KeyPath,
+        variables: dict[str, VariableDecl],
+    ) -> None:
+        """Refuse, as Spin does at load, entries it could never parse."""
+        defaults = {name: decl.default for name, decl in variables.items()}
+        key = path + ("allowed_outbound_hosts",)
+        if outbound == ("insecure:allow-all",):
+            self.fail(key, "'insecure:allow-all' is not allowed: write '*://*:*' to allow all")
+        for i, host in enumerate(outbound):
+            try:
+                validate([host], defaults)
+            except OutboundHostError as exc:
+                self.fail(key + (i,), str(exc))
+        try:
+            from_http_hosts(http_hosts)
+        except OutboundHostError as exc:
+            self.fail(path + ("allowed_http_hosts",), str(exc))
 
     def labels(self, spec: dict[str, Any], path: KeyPath, key: str, what: str) -> tuple[str, ...]:
         labels = self.strings(spec.get(key, []), path + (key,))

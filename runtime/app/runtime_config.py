@@ -9,6 +9,7 @@ plain TOML, with no `{{ env.X }}` templating, so edge takes an override of the
 token from the environment instead: `EDGE_SQL_TOKEN_<LABEL>` (upper case, `-`
 as `_`), also from `./.env`.
 
+`[outbound_redis] max_connections` bounds the app's open Redis connections.
 `type = "spin"` databases and key-value stores stay local; their `path` is
 ignored (each region keeps its own copy under the state directory). Other
 top-level tables that Spin knows are accepted and ignored; unknown keys are
@@ -32,7 +33,7 @@ from .variables import read_dotenv
 
 TOKEN_ENV_PREFIX = "EDGE_SQL_TOKEN_"
 
-_SECTIONS = {"sqlite_database", "key_value_store"}
+_SECTIONS = {"sqlite_database", "key_value_store", "outbound_redis"}
 # Top-level keys Spin's runtime config knows that mean nothing to `edge up`.
 _SPIN_ONLY_KEYS = {
     "state_dir",
@@ -44,7 +45,6 @@ _SPIN_ONLY_KEYS = {
     "outbound_networking",
     "client_tls",
     "outbound_http",
-    "outbound_redis",
     "outbound_pg",
     "outbound_mysql",
     "outbound_mqtt",
@@ -75,6 +75,8 @@ class RuntimeConfig:
     libsql: Mapping[str, LibsqlDatabase]  # label -> remote database
     local_sqlite: tuple[str, ...]  # labels of `type = "spin"` databases
     notes: tuple[str, ...]  # what was accepted but is ignored or differs from Spin
+    # [outbound_redis] max_connections: open Redis connections of the app at once
+    redis_max_connections: int | None = None
 
     def summary(self) -> list[str]:
         """What `edge up` prints: which database goes where (never a token)."""
@@ -82,6 +84,8 @@ class RuntimeConfig:
         for label, db in sorted(self.libsql.items()):
             lines.append(f"  SQL database {label!r} -> {display_url(db.url)} (libSQL, all regions)")
         lines += [f"  SQL database {label!r} -> local, per region" for label in self.local_sqlite]
+        if self.redis_max_connections is not None:
+            lines.append(f"  outbound Redis: at most {self.redis_max_connections} connections")
         lines += [f"  note: {note}" for note in self.notes]
         return lines
 
@@ -181,7 +185,21 @@ class _Parser(Checker):
                 entry, path, {"type", "path"}, f'[key_value_store.{label}] of type "spin"'
             )
             self.ignored_path(entry, path, notes)
-        return RuntimeConfig(self.file, libsql, tuple(local), tuple(notes))
+        redis_max = self.outbound_redis(data.get("outbound_redis"))
+        return RuntimeConfig(self.file, libsql, tuple(local), tuple(notes), redis_max)
+
+    def outbound_redis(self, value: Any) -> int | None:
+        if value is None:
+            return None
+        path: KeyPath = ("outbound_redis",)
+        entry = self.table(value, path)
+        self.check_keys(entry, path, {"max_connections"}, "[outbound_redis]")
+        if "max_connections" not in entry:
+            return None
+        count = entry["max_connections"]
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            self.fail(path + ("max_connections",), f"must be a whole number >= 0, not {count!r}")
+        return int(count)
 
     def kind(self, entry: dict[str, Any], path: KeyPath, choices: str) -> str:
         if "type" not in entry:

@@ -187,10 +187,14 @@ class VariableResolver:
         *,
         dotenv_path: str | Path | None = DEFAULT_DOTENV,
         prefix: str = ENV_PREFIX,
+        fallbacks: Mapping[str, str] | None = None,
     ) -> None:
         self.manifest = manifest
         self.env = env
         self.prefix = prefix
+        # Values the local runtime supplies when neither a provider nor a default
+        # does (the address of the Redis server it started).
+        self.fallbacks = dict(fallbacks or {})
         # Fixed now, so that a later chdir does not change which file is read.
         self.dotenv_path = Path(dotenv_path).absolute() if dotenv_path is not None else None
         self._dotenv: dict[str, str] | None = None
@@ -223,6 +227,8 @@ class VariableResolver:
             return value
         if decl.default is not None:
             return decl.default
+        if name in self.fallbacks:
+            return self.fallbacks[name]
         raise VariableProviderError(
             f'no provider resolved required variable "{name}": set {env_key(name, self.prefix)}'
         )
@@ -257,7 +263,8 @@ class VariableResolver:
                             f"component '{cid}' uses variable '{name}', which [variables] "
                             "does not declare"
                         )
-                    if decl.default is None and self.provided(name) is None:
+                    unset = decl.default is None and name not in self.fallbacks
+                    if unset and self.provided(name) is None:
                         missing.setdefault(name, []).append(cid)
         if missing:
             raise MissingRequiredVariables(missing, self.prefix)

@@ -20,8 +20,9 @@ import framework
 
 from ..errors import EdgeError
 from .importcheck import ImportProblem, check_app, third_party_sources
+from .worlds import BASE_WORLD, world_for
 
-WORLD = "edge:runtime/app@0.1.0"
+WORLD = BASE_WORLD  # the world of an app that uses no optional interface
 ENTRY_MODULE = "edge_entry"
 FRAMEWORK_DIR = Path(framework.__file__).resolve().parent
 WIT_DIR = FRAMEWORK_DIR / "wit"
@@ -96,7 +97,7 @@ def componentize(
         output = output if output.is_absolute() else Path.cwd() / output
         output.parent.mkdir(parents=True, exist_ok=True)
         partial = output.with_name(output.name + ".partial")
-        args = ["-d", str(WIT_DIR), "-w", WORLD, "componentize"]
+        args = ["-d", str(WIT_DIR), "-w", world_for(entry, app_dir), "componentize"]
         args += ["-p", str(app_dir), "-p", str(stage), ENTRY_MODULE, "-o", str(partial)]
         done = _componentize_py(args, cwd=app_dir)
         if done.returncode != 0:

@@ -167,6 +167,15 @@ def _app_modules(entry: Path, app_dir: Path) -> Iterator[tuple[Path, Imports | S
                     todo.append(local)
 
 
+def app_files(entry: Path, app_dir: Path) -> list[Path]:
+    """The entry and every app-local module it imports that parses (for other scans)."""
+    return [
+        path
+        for path, imports in _app_modules(entry, app_dir)
+        if not isinstance(imports, SyntaxError)
+    ]
+
+
 def _external(module: str, level: int, app_dir: Path) -> str | None:
     """The top-level name of an import that the app does not provide itself."""
     top = module.split(".")[0]

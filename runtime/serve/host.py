@@ -22,8 +22,10 @@ from urllib.parse import urlsplit
 from framework.routing import Router
 
 from ..app.model import ComponentSpec, Manifest
+from ..app.outbound import component_hosts
 from ..app.variables import VariableResolver
 from ..errors import EdgeError
+from ..outbound import ConnectionLimit, RedisConnector, RedisOptions
 from ..regions.clock import Clock, RealClock
 from ..regions.network import Network
 from ..regions.sql_routing import DEFAULT_WRITE_TIMEOUT, RoutedConnection, SqlRouter
@@ -87,6 +89,7 @@ class Region:
                 open_kv=self._open_kv,
                 connect_sql=lambda label: host.connect_sql(self.name, label),
                 resolve_variable=functools.partial(host.variables.resolve, cid),
+                open_redis=host.redis[cid].open,
             )
             self.runners[cid] = ComponentRunner(
                 host.engine,
@@ -132,6 +135,8 @@ class EdgeHost:
         network: Callable[[], Network] | None = None,
         sql_write_timeout: float = DEFAULT_WRITE_TIMEOUT,
         remote_sql: Mapping[str, RemoteDatabase] | None = None,
+        redis: RedisOptions | None = None,
+        variable_fallbacks: Mapping[str, str] | None = None,
     ) -> None:
         if not regions:
             raise EdgeError("at least one region is needed")
@@ -150,8 +155,10 @@ class EdgeHost:
             manifest,
             os.environ if env is None else env,
             dotenv_path=Path(".env") if env is None else None,
+            fallbacks=variable_fallbacks,
         )
         self.variables.check_required(list(manifest.components))
+        self.redis = self._redis_connectors(redis or RedisOptions())
         self.components = {
             cid: self.engine.load(spec.source) for cid, spec in manifest.components.items()
         }
@@ -177,6 +184,22 @@ class EdgeHost:
             sync=self.replica_sync,
             write_timeout=sql_write_timeout,
         )
+
+    def _redis_connectors(self, options: RedisOptions) -> dict[str, RedisConnector]:
+        # One limit for the app (Spin's connection semaphore); regions share the
+        # connectors, since they all reach the same Redis server.
+        limit = ConnectionLimit(options.max_connections)
+        ids = list(self.manifest.components)
+        return {
+            cid: RedisConnector.for_component(
+                component_hosts(spec.allowed_outbound_hosts, spec.allowed_http_hosts),
+                self.variables.app_value,
+                ids,
+                limit,
+                options,
+            )
+            for cid, spec in self.manifest.components.items()
+        }
 
     def kv_labels(self) -> list[str]:
         """Every key-value store some component of the app may open."""

@@ -18,16 +18,19 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from rich.table import Table
 
 from ..app.manifest import load
 from ..app.model import Manifest
 from ..app.runtime_config import load_runtime_config
+from ..app.variables import VariableResolver
 from ..build.incremental import build_manifest
 from ..durations import parse_duration
 from ..errors import EdgeError
 from ..logs import console
+from ..outbound import ADDRESS_VARIABLE, EmbeddedRedis, wants_embedded
 from ..regions.control import ControlFile
 from ..regions.network import Network
 from ..settings import WITH_SECRETS, Settings
@@ -44,6 +47,7 @@ log = logging.getLogger("edge.up")
 RESTART_BACKOFF_SECONDS = 1.0
 STOP_GRACE_SECONDS = 4.0  # hypercorn's graceful 2 s, then closing the host
 POLL_SECONDS = 0.2
+DOTENV = Path(".env")
 
 
 @dataclass
@@ -148,6 +152,38 @@ def run_up(settings: Settings, *, build: bool = True) -> int:
             seed=settings.seed,
         )
     )
+    redis = start_redis(settings, manifest)
+    if redis is not None:
+        settings = settings.model_copy(update={"redis_embedded_address": redis.address})
+    try:
+        return _run(settings, manifest, control, remote, claim)
+    finally:
+        if redis is not None:
+            redis.stop()
+
+
+def start_redis(settings: Settings, manifest: Manifest) -> EmbeddedRedis | None:
+    """The app's Redis server, when it declares `redis_address` and nothing sets it."""
+    provided = VariableResolver(manifest, os.environ, dotenv_path=DOTENV).provided
+    if not wants_embedded(manifest, provided):
+        return None
+    server = EmbeddedRedis(
+        settings.state_dir / "redis", port=settings.redis_port, binary=settings.redis_server
+    )
+    address = server.start()
+    console.print(
+        f"redis: {address} (started for the app's {ADDRESS_VARIABLE}; data in {server.data_dir})"
+    )
+    return server
+
+
+def _run(
+    settings: Settings,
+    manifest: Manifest,
+    control: ControlFile,
+    remote: list[str],
+    claim: socket.socket,
+) -> int:
     hrana = start_hrana(settings, manifest, control, remote)
     banner(manifest, settings, hrana, remote)
     try:

@@ -20,8 +20,10 @@ import sys
 from starlette.applications import Starlette
 
 from ..app.manifest import load
+from ..app.runtime_config import load_runtime_config
 from ..durations import parse_duration
 from ..logs import setup_logging
+from ..outbound import ADDRESS_VARIABLE, RedisOptions
 from ..regions.control import ControlFile
 from ..regions.replication import ReplicationLoop
 from ..settings import Settings
@@ -74,12 +76,28 @@ def start_host(
             network=control.load,
             sql_write_timeout=parse_duration(settings.sql_write_timeout),
             remote_sql=remote_sql,
+            redis=redis_options(settings),
+            variable_fallbacks=(
+                {ADDRESS_VARIABLE: settings.redis_embedded_address}
+                if settings.redis_embedded_address
+                else None
+            ),
         )
         host.prefill()
         return host
 
     holder["host"] = host = wasm.call(make)
     return host, wasm
+
+
+def redis_options(settings: Settings) -> RedisOptions:
+    """Outbound Redis: the timeout, and the runtime config's connection limit if any."""
+    options = RedisOptions(timeout=parse_duration(settings.redis_timeout))
+    if settings.runtime_config_file is not None:
+        limit = load_runtime_config(settings.runtime_config_file).redis_max_connections
+        if limit is not None:
+            options = RedisOptions(options.timeout, limit)
+    return options
 
 
 def public_url(settings: Settings) -> str:

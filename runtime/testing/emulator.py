@@ -17,6 +17,7 @@ same way for the same seed.
 from __future__ import annotations
 
 import json as jsonlib
+import os
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,9 +26,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 from ..app.manifest import load
+from ..app.variables import VariableResolver
 from ..build.incremental import build_manifest
 from ..durations import parse_duration
 from ..errors import EdgeError
+from ..outbound import ADDRESS_VARIABLE, EmbeddedRedis, RedisOptions, wants_embedded
 from ..regions.clock import VirtualClock
 from ..regions.kv_replication import KVReplicator
 from ..regions.network import DEFAULT_JITTER, Network
@@ -146,6 +149,8 @@ class Emulator:
         record_history: bool = True,
         primary_region: str | None = None,
         sql_write_timeout: str | float = "2s",
+        redis_timeout: str | float = "5s",
+        redis_max_connections: int | None = None,
     ) -> None:
         if clock != "virtual":
             raise ValueError("the Emulator runs on the virtual clock; `edge up` uses the real one")
@@ -160,30 +165,43 @@ class Emulator:
         # kv_history and sql_history).
         self._history = History() if record_history else None
         self._sql_history = SqlHistory() if record_history else None
+        redis_options = RedisOptions(parse_duration(redis_timeout))
+        if redis_max_connections is not None:
+            redis_options = RedisOptions(redis_options.timeout, redis_max_connections)
+        self.redis = self._start_redis(env)
         self.network = Network(
             self.regions,
             lag=parse_duration(replication_lag),
             jitter=parse_duration(jitter),
             seed=seed,
         )
-        self.host = EdgeHost(
-            self.manifest,
-            state_dir=self.state_dir,
-            regions=self.regions,
-            limits=HostLimits(
-                deadline_ms=deadline_ms,
-                memory_limit_bytes=memory_limit_mb * 1024 * 1024,
-                pool_size=1,
-            ),
-            engine=WasmEngine(cache_dir),
-            env=env,
-            clock=self.clock,
-            kv_wrapper=self._record_kv if record_history else None,
-            sql_wrapper=self._record_sql if record_history else None,
-            primary_region=primary_region,
-            network=lambda: self.network,
-            sql_write_timeout=parse_duration(sql_write_timeout),
-        )
+        try:
+            self.host = EdgeHost(
+                self.manifest,
+                state_dir=self.state_dir,
+                regions=self.regions,
+                limits=HostLimits(
+                    deadline_ms=deadline_ms,
+                    memory_limit_bytes=memory_limit_mb * 1024 * 1024,
+                    pool_size=1,
+                ),
+                engine=WasmEngine(cache_dir),
+                env=env,
+                clock=self.clock,
+                kv_wrapper=self._record_kv if record_history else None,
+                sql_wrapper=self._record_sql if record_history else None,
+                primary_region=primary_region,
+                network=lambda: self.network,
+                sql_write_timeout=parse_duration(sql_write_timeout),
+                redis=redis_options,
+                variable_fallbacks=(
+                    {ADDRESS_VARIABLE: self.redis.address} if self.redis is not None else None
+                ),
+            )
+        except BaseException:
+            if self.redis is not None:
+                self.redis.stop()
+            raise
         self.primary_region = self.host.primary_region
         registries = {name: region.stores for name, region in self.host.regions.items()}
         self.replicator = Replication(
@@ -356,8 +374,21 @@ class Emulator:
             raise KeyError(f"unknown region {name!r}; regions are {self.regions}")
         return Client(self, name)
 
+    def _start_redis(self, env: Mapping[str, str] | None) -> EmbeddedRedis | None:
+        # As `edge up`: a real server for an app whose redis_address nothing sets.
+        provided = VariableResolver(self.manifest, env or {}, dotenv_path=None).provided
+        if env is None:
+            provided = VariableResolver(self.manifest, os.environ).provided
+        if not wants_embedded(self.manifest, provided):
+            return None
+        server = EmbeddedRedis(self.state_dir / "redis")
+        server.start()
+        return server
+
     def close(self) -> None:
         self.host.close()
+        if self.redis is not None:
+            self.redis.stop()
         if self._tmp is not None:
             self._tmp.cleanup()
 

@@ -131,8 +131,30 @@ def _compute_case_classes(self: Any) -> list[tuple[type, ...] | None]:
 _case_classes = _cached(_compute_case_classes, "_edge_case_classes")
 
 
+class Err:
+    """The error case of a `result`, said explicitly.
+
+    wasmtime-py tells a result's cases apart by the Python type of the value;
+    when the ok case takes any value (`result<option<T>, E>`: None or any
+    payload), an error would be taken for an ok. A host function returns
+    `Err(error)` there instead.
+    """
+
+    __slots__ = ("payload",)
+
+    def __init__(self, payload: Any) -> None:
+        self.payload = payload
+
+
 def _lower(self: Any, store: Any, val: Any) -> tuple[str, Any]:
     # wasmtime-py's VariantLikeType._lower, with the case classes computed once.
+    if isinstance(val, Err) and isinstance(self, _types.ResultType):
+        err = self.err
+        if err is None:
+            return ("err", None)
+        raw = ffi.wasmtime_component_val_t()
+        err.convert_to_c(store, val.payload, ctypes.pointer(raw))
+        return ("err", ffi.wasmtime_component_val_new(ctypes.byref(raw)))
     tagged = self._tagged()
     if tagged and not isinstance(val, _types.Variant):
         raise TypeError("expected Variant type")

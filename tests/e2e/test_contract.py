@@ -65,7 +65,10 @@ def _allowed(name: str) -> bool:
     return name in SPIN_PLATFORM
 
 
-@pytest.mark.parametrize("app", ["todo", "notes", "faults"])
+REDIS = "fermyon:spin/redis@2.0.0"
+
+
+@pytest.mark.parametrize("app", ["todo", "notes", "faults", "redisprobe"])
 def test_imports_only_spin_platform_and_exports_incoming_handler(built, app) -> None:
     engine = WasmEngine()
     for spec in load(built[app]).components.values():
@@ -74,6 +77,8 @@ def test_imports_only_spin_platform_and_exports_incoming_handler(built, app) -> 
         exports = list(component.type.exports(engine.engine))
         assert imports, "a component with no imports cannot be a Python app"
         assert [name for name in imports if not _allowed(name)] == []
+        # Spin's outbound Redis only in components whose app imports framework.redis.
+        assert (REDIS in imports) is (app == "redisprobe")
         assert "wasi:http/incoming-handler@0.2.0" in exports
         assert "edge:runtime/dispatch@0.1.0" in exports
         raw = spec.source.read_bytes()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from wasmtime import component as wc
 
-from . import keyvalue, sqlite, variables
+from . import keyvalue, redis, sqlite, variables
 from .context import CallContext, Grants, HostServices, current, entered
 
 __all__ = ["CallContext", "Grants", "HostServices", "current", "entered", "link"]
@@ -22,3 +22,4 @@ def link(linker: wc.Linker) -> None:
         keyvalue.add_to_linker(root)
         sqlite.add_to_linker(root)
         variables.add_to_linker(root)
+        redis.add_to_linker(root)

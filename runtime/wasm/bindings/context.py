@@ -38,6 +38,8 @@ class HostServices:
     open_kv: Callable[[str], Any]  # label -> runtime.stores.KVStore
     connect_sql: Callable[[str], Any]  # label -> runtime.stores.SqlConnection-like
     resolve_variable: Callable[[str], str]
+    # address -> runtime.outbound.RedisConnection (allow-list checked first)
+    open_redis: Callable[[str], Any] | None = None
 
 
 # Resource reps are u32 handles the guest holds; unique across the process so a

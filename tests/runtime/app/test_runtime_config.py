@@ -210,3 +210,23 @@ class TestErrors:
 def test_token_variables_are_not_unknown_settings() -> None:
     env = {"EDGE_SQL_TOKEN_DEFAULT": "x", "EDGE_TYPO": "y", "EDGE_RUNTIME_CONFIG_FILE": "rc"}
     assert unknown_edge_keys(env, None) == ["EDGE_TYPO"]
+
+
+def test_outbound_redis_max_connections() -> None:
+    config = parse("[outbound_redis]\nmax_connections = 3\n")
+    assert config.redis_max_connections == 3
+    assert "outbound Redis: at most 3 connections" in "\n".join(config.summary())
+    assert parse("[outbound_redis]\n").redis_max_connections is None
+    assert parse("").redis_max_connections is None
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("[outbound_redis]\nmax_connections = -1\n", "outbound_redis.max_connections"),
+        ('[outbound_redis]\nmax_connections = "3"\n', "outbound_redis.max_connections"),
+        ("[outbound_redis]\nmax_conns = 3\n", "outbound_redis.max_conns"),
+    ],
+)
+def test_bad_outbound_redis(text: str, key: str) -> None:
+    assert error(text).key == key

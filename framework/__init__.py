@@ -1,4 +1,5 @@
-"""Python edge functions for Spin: HTTP handlers, key-value, Turso (libSQL), Redis, variables.
+"""Python edge functions for Spin: HTTP handlers, key-value, Turso (libSQL), Redis, variables,
+outbound HTTP (`framework.http.fetch`).
 
     from framework import http_component, Request, Response, kv, turso, variables
 
@@ -19,12 +20,15 @@ from .errors import (
     DatabaseFullError,
     FrameworkError,
     HTTPError,
+    HTTPRequestDenied,
+    HTTPTimeoutError,
     InvalidConnectionError,
     InvalidVariableName,
     KVError,
     KVOtherError,
     NoSuchDatabaseError,
     NoSuchStoreError,
+    OutboundHTTPError,
     RedisError,
     RedisInvalidAddress,
     RedisOtherError,
@@ -48,6 +52,8 @@ __all__ = [
     "DatabaseFullError",
     "FrameworkError",
     "HTTPError",
+    "HTTPRequestDenied",
+    "HTTPTimeoutError",
     "Headers",
     "InvalidConnectionError",
     "InvalidVariableName",
@@ -55,6 +61,7 @@ __all__ = [
     "KVOtherError",
     "NoSuchDatabaseError",
     "NoSuchStoreError",
+    "OutboundHTTPError",
     "RedisError",
     "RedisInvalidAddress",
     "RedisOtherError",

@@ -24,12 +24,16 @@ from componentize_py_types import Err, Ok  # type: ignore[import-not-found]
 from wit_world.exports import dispatch  # type: ignore[import-not-found]
 from wit_world.imports import (  # type: ignore[import-not-found]  # noqa: F401
     key_value,
+    monotonic_clock,
+    outgoing_handler,
+    poll,
     sqlite,
     streams,
     variables,
 )
 from wit_world.imports import wasi_http_types as wasi_http  # type: ignore[import-not-found]
 
+from .client import header_text, make_fields
 from .http import error_response, handle_request, response_tuple
 from .routing import Router
 
@@ -136,7 +140,7 @@ def request_headers(request: wasi_http.IncomingRequest) -> list[tuple[str, str]]
     # The fields are a child of the request: drop them before the request goes.
     with request.headers() as fields:
         entries = fields.entries()
-    return [(name, _text(value)) for name, value in entries]
+    return [(name, header_text(value)) for name, value in entries]
 
 
 def read_body(request: wasi_http.IncomingRequest) -> bytes:
@@ -183,36 +187,10 @@ def send_response(
 def _outgoing(
     status: int, headers: list[tuple[str, str]]
 ) -> tuple[wasi_http.OutgoingResponse, wasi_http.OutgoingBody]:
-    response = wasi_http.OutgoingResponse(make_fields(headers))  # takes the fields
+    response = wasi_http.OutgoingResponse(make_fields(headers, "response"))  # takes the fields
     response.set_status_code(status)
     # Take the body before ResponseOutparam.set, which takes the response.
     return response, response.body()
-
-
-def make_fields(headers: list[tuple[str, str]]) -> wasi_http.Fields:
-    entries = [(name, value.encode("utf-8")) for name, value in headers]
-    try:
-        return wasi_http.Fields.from_list(entries)
-    except Err:
-        pass
-    # Some header was refused (invalid, or forbidden such as `connection`):
-    # keep the others and say which one was dropped.
-    fields = wasi_http.Fields()
-    for name, value in entries:
-        try:
-            fields.append(name, value)
-        except Err as exc:
-            kind = type(exc.value).__name__.removeprefix("HeaderError_")
-            sys.stderr.write(f"edge: dropped response header {name!r} ({kind})\n")
-    return fields
-
-
-def _text(value: bytes) -> str:
-    # Header values should be UTF-8 (usually ASCII); latin-1 keeps any other bytes.
-    try:
-        return value.decode("utf-8")
-    except UnicodeDecodeError:
-        return value.decode("latin-1")
 
 
 def _log(context: str) -> None:

@@ -48,6 +48,30 @@ class BadRequest(HTTPError):
         super().__init__(400, message)
 
 
+# --- outbound HTTP (wasi:http/outgoing-handler) -------------------------------
+
+
+class OutboundHTTPError(FrameworkError):
+    """An outbound request failed before a whole response came back.
+
+    `code` is the wasi:http `error-code` case (such as "connection-refused"),
+    or "" when the failure was the framework's own (a body over the limit).
+    """
+
+    def __init__(self, message: str, code: str = "", url: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.url = url
+
+
+class HTTPRequestDenied(OutboundHTTPError):
+    """`allowed_outbound_hosts` does not allow the URL; no connection was made."""
+
+
+class HTTPTimeoutError(OutboundHTTPError):
+    """The upstream did not answer (or finish its body) in time."""
+
+
 # --- key-value (fermyon:spin/key-value) ---------------------------------------
 
 

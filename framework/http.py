@@ -7,6 +7,7 @@ so an app behaves the same on Spin and under `edge up`.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json as _json
 import sys
@@ -73,11 +74,7 @@ class Request:
     @property
     def text(self) -> str:
         """The body decoded with the content-type's charset (UTF-8 by default)."""
-        charset = _charset(self.headers.get("content-type", "")) or "utf-8"
-        try:
-            return self.body.decode(charset, errors="replace")
-        except LookupError:  # an unknown charset name
-            return self.body.decode("utf-8", errors="replace")
+        return decode_text(self.body, self.headers.get("content-type", ""))
 
     def json(self) -> Any:
         """The body parsed as JSON; raises `BadRequest` (-> 400) if it is not JSON."""
@@ -100,6 +97,25 @@ class Request:
         return f"<Request {self.method} {self.uri}>"
 
 
+class _BuildOrRead:
+    """A name that builds a `Response` on the class and reads one on an instance."""
+
+    def __init__(
+        self, build: Callable[..., Response], read: Callable[[Response], Any], *, call: bool
+    ) -> None:
+        self._build, self._read, self._call = build, read, call
+        self.__doc__ = build.__doc__
+
+    @overload
+    def __get__(self, obj: None, owner: type[Response]) -> Callable[..., Response]: ...
+    @overload
+    def __get__(self, obj: Response, owner: type[Response]) -> Any: ...
+    def __get__(self, obj: Response | None, owner: type[Response]) -> Any:
+        if obj is None:
+            return functools.partial(self._build, owner)
+        return functools.partial(self._read, obj) if self._call else self._read(obj)
+
+
 class Response:
     """An HTTP response: `Response(status, headers, body)`, status first.
 
@@ -120,15 +136,26 @@ class Response:
         else:
             raise TypeError(f"response body must be bytes or str, not {type(body).__name__}")
 
-    @classmethod
-    def json(cls, obj: Any, status: int = 200, headers: HeadersInit = None) -> Response:
+    def _build_json(cls, obj: Any, status: int = 200, headers: HeadersInit = None) -> Response:
         """`obj` as compact UTF-8 JSON (strict: NaN and infinities are refused)."""
         body = _json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         return cls._typed(status, headers, body.encode("utf-8"), JSON_TYPE)
 
-    @classmethod
-    def text(cls, text: str, status: int = 200, headers: HeadersInit = None) -> Response:
+    def _build_text(cls, text: str, status: int = 200, headers: HeadersInit = None) -> Response:
         return cls._typed(status, headers, text.encode("utf-8"), TEXT_TYPE)
+
+    def _parse_json(self) -> Any:
+        """The body parsed as JSON (a response from `fetch`); ValueError if it is not."""
+        return _json.loads(self.body.decode("utf-8"))
+
+    def _decode_text(self) -> str:
+        """The body decoded with the content-type's charset (UTF-8 by default)."""
+        return decode_text(self.body, self.headers.get("content-type", ""))
+
+    # On the class these build a response (`Response.json({"ok": True})`); on a
+    # response, such as one `fetch` returned, they read it (`resp.json()`, `resp.text`).
+    json = _BuildOrRead(_build_json, _parse_json, call=True)
+    text = _BuildOrRead(_build_text, _decode_text, call=False)
 
     @classmethod
     def html(cls, html: str, status: int = 200, headers: HeadersInit = None) -> Response:
@@ -307,3 +334,31 @@ def _charset(content_type: str) -> str | None:
         if name.strip().lower() == "charset" and value:
             return value.strip().strip('"')
     return None
+
+
+def decode_text(body: bytes, content_type: str) -> str:
+    """`body` decoded with the content type's charset (UTF-8 by default)."""
+    charset = _charset(content_type) or "utf-8"
+    try:
+        return body.decode(charset, errors="replace")
+    except LookupError:  # an unknown charset name
+        return body.decode("utf-8", errors="replace")
+
+
+# The outbound client builds on Request and Response above (imported last for that).
+from .client import DEFAULT_MAX_RESPONSE_BYTES, fetch, send  # noqa: E402
+
+__all__ = [
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "Request",
+    "Response",
+    "decode_text",
+    "error_response",
+    "fetch",
+    "handle_request",
+    "http_component",
+    "response_tuple",
+    "send",
+    "split_uri",
+    "to_response",
+]

@@ -26,6 +26,8 @@ from ..app.outbound import component_hosts
 from ..app.variables import VariableResolver
 from ..errors import EdgeError
 from ..outbound import ConnectionLimit, RedisConnector, RedisOptions
+from ..outbound.chain_server import ChainedRequest, ChainServer
+from ..outbound.http_policy import HttpPolicy
 from ..regions.clock import Clock, RealClock
 from ..regions.network import Network
 from ..regions.sql_routing import DEFAULT_WRITE_TIMEOUT, RoutedConnection, SqlRouter
@@ -47,6 +49,9 @@ if TYPE_CHECKING:  # libsql-client (and aiohttp) load only when a runtime config
     from ..stores.remote import RemoteDatabase
 
 log = logging.getLogger("edge.host")
+
+# The authority of a self or chained request's URL as its handler sees it.
+CHAINED_AUTHORITY = "self.alt"
 
 # (region, label, store) -> what the guest's key-value calls go to (the emulator
 # wraps stores to record their history).
@@ -90,6 +95,10 @@ class Region:
                 connect_sql=lambda label: host.connect_sql(self.name, label),
                 resolve_variable=functools.partial(host.variables.resolve, cid),
                 open_redis=host.redis[cid].open,
+                http_policy=host.http_policy(cid, name),
+                chain=host.chain,
+                region=name,
+                sleep=host.clock.sleep,
             )
             self.runners[cid] = ComponentRunner(
                 host.engine,
@@ -137,6 +146,7 @@ class EdgeHost:
         remote_sql: Mapping[str, RemoteDatabase] | None = None,
         redis: RedisOptions | None = None,
         variable_fallbacks: Mapping[str, str] | None = None,
+        origins: Mapping[str, str] | None = None,
     ) -> None:
         if not regions:
             raise EdgeError("at least one region is needed")
@@ -158,7 +168,19 @@ class EdgeHost:
             fallbacks=variable_fallbacks,
         )
         self.variables.check_required(list(manifest.components))
+        fixed = Network(list(regions))
         self.redis = self._redis_connectors(redis or RedisOptions())
+        # Outbound HTTP: host names placed in a region (--origin), and the
+        # in-process endpoint of self and chained requests (listening on first use).
+        self.origins = dict(origins or {})
+        unknown = sorted(set(self.origins.values()) - set(regions))
+        if unknown:
+            raise EdgeError(
+                f"origin region {', '.join(unknown)} is not one of the regions "
+                f"({', '.join(regions)})"
+            )
+        self.network: Callable[[], Network] = network or (lambda: fixed)
+        self.chain = ChainServer(self._serve_chained, self.limits.max_response_body_bytes)
         self.components = {
             cid: self.engine.load(spec.source) for cid, spec in manifest.components.items()
         }
@@ -174,12 +196,11 @@ class EdgeHost:
                 f"primary region {self.primary_region!r} is not one of the regions "
                 f"({', '.join(regions)})"
             )
-        fixed = Network(list(regions))
         self.replica_sync = ReplicaSync(layout, self.primary_region, self.clock.now)
         self.sql = SqlRouter(
             {name: region.stores for name, region in self.regions.items()},
             self.primary_region,
-            network=network or (lambda: fixed),
+            network=self.network,
             clock=self.clock,
             sync=self.replica_sync,
             write_timeout=sql_write_timeout,
@@ -200,6 +221,21 @@ class EdgeHost:
             )
             for cid, spec in self.manifest.components.items()
         }
+
+    def http_policy(self, component_id: str, region: str) -> HttpPolicy:
+        spec = self.manifest.components[component_id]
+
+        def round_trip(origin_region: str) -> float:
+            return 2 * self.network().latency(region, origin_region)
+
+        return HttpPolicy.for_component(
+            component_id,
+            component_hosts(spec.allowed_outbound_hosts, spec.allowed_http_hosts),
+            self.variables.app_value,
+            list(self.manifest.components),
+            self.origins,
+            round_trip,
+        )
 
     def kv_labels(self) -> list[str]:
         """Every key-value store some component of the app may open."""
@@ -242,15 +278,48 @@ class EdgeHost:
         match = self.router.match(method, path)
         if match is None:
             return _json_error(404, "not found")
-        cid = match.handler
         spin_headers = spin_request_headers(
             url, match.route, match.params, match.path_info, client_addr
         )
+        return self._run(region, match.handler, method, url, headers, spin_headers, body)
+
+    def _serve_chained(self, call: ChainedRequest) -> tuple[int, list[tuple[str, str]], bytes]:
+        """A self request (routed by path) or a chained one (to its component), in-process."""
+        if call.region not in self.regions:
+            return 404, [], b"unknown region"
+        url = f"http://{CHAINED_AUTHORITY}{call.path}"
+        if call.component is None:
+            match = self.router.match(call.method, urlsplit(url).path or "/")
+            if match is None:
+                response = _json_error(404, "not found")
+                return response.status, response.headers, response.body
+            cid, route, params = match.handler, match.route, match.params
+            path_info = match.path_info
+        else:
+            # Spin routes a chained request to the component whatever its path.
+            cid, route, params, path_info = call.component, "/...", {}, urlsplit(url).path
+        spin_headers = spin_request_headers(url, route, params, path_info, "0.0.0.0:0")
+        response = self._run(
+            call.region, cid, call.method, url, call.headers, spin_headers, call.body, call.depth
+        )
+        return response.status, response.headers, response.body
+
+    def _run(
+        self,
+        region: str,
+        cid: str,
+        method: str,
+        url: str,
+        headers: list[tuple[str, str]],
+        spin_headers: list[tuple[str, str]],
+        body: bytes,
+        chain_depth: int = 0,
+    ) -> HttpResponse:
         merged = [(k, v) for k, v in headers if not k.lower().startswith("spin-")]
         request = HttpRequest(method, url, merged + spin_headers, body)
         runner = self.regions[region].runners[cid]
         try:
-            return runner.handle(request)
+            return runner.handle(request, chain_depth)
         except DeadlineExceeded as exc:
             log.error("%s%s", exc, _indent(exc.guest_output))
             limit = self.limits.deadline_ms
@@ -267,6 +336,7 @@ class EdgeHost:
             return _json_error(500, "internal server error")
 
     def close(self) -> None:
+        self.chain.close()
         for region in self.regions.values():
             region.close()
         self.replica_sync.close()

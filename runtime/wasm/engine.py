@@ -16,6 +16,7 @@ import threading
 import time
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import wasmtime
 from wasmtime import component as wc
@@ -39,6 +40,8 @@ class WasmEngine:
         config.epoch_interruption = True
         self.engine = wasmtime.Engine(config)
         self.linker: wc.Linker | None = None  # the host functions, linked once (instances)
+        self.shadowed: set[str] = set()  # outgoing-handler names the linker filters
+        self.http_helper: Any = None  # runtime.wasm.http_helper.Helper, made with the linker
         self.watchdog = Watchdog()  # runs guest calls, gives up on blocked ones
         self.cache_dir = cache_dir or default_cache_dir()
         self._stop = threading.Event()

@@ -23,8 +23,9 @@ from wasmtime import component as wc
 
 from ..stores import deadlines
 from . import body, convert
-from .bindings import CallContext, HostServices, entered, link
+from .bindings import CallContext, HostServices, entered, link, shadow_outgoing_handler
 from .bindings.context import RequestOver
+from .bindings.http import HANDLER_PREFIX
 from .engine import WasmEngine
 from .failures import (
     DeadlineExceeded,
@@ -34,6 +35,7 @@ from .failures import (
     is_epoch_interrupt,
     trap_cause,
 )
+from .http_helper import Helper
 from .watchdog import Abandoned, TooManyStuck
 
 __all__ = [
@@ -89,13 +91,18 @@ class _Ready:
     output: bytearray = field(default_factory=bytearray)
 
 
-def _linker_for(engine: WasmEngine) -> wc.Linker:
+def _linker_for(engine: WasmEngine, component: wc.Component) -> wc.Linker:
     # Building the linker registers every host function: do it once per engine.
     # It lives on the engine object: a table keyed by id() would hand a new
     # engine, at a reused address, the linker of a dead one.
     if engine.linker is None:
         engine.linker = wc.Linker(engine.engine)
         link(engine.linker)
+        engine.http_helper = Helper.for_engine(engine.engine)
+    names = {n for n in component.type.imports(engine.engine) if n.startswith(HANDLER_PREFIX)}
+    if names - engine.shadowed:
+        shadow_outgoing_handler(engine.linker, names - engine.shadowed)
+        engine.shadowed |= names
     return engine.linker
 
 
@@ -119,7 +126,7 @@ class ComponentRunner:
         self.memory_limit_bytes = memory_limit_bytes
         self.pool_size = pool_size
         self.max_response_body_bytes = max_response_body_bytes
-        self._linker = _linker_for(engine)
+        self._linker = _linker_for(engine, component)
         self._pool: deque[_Ready] = deque()
         self._signatures: dict[str, Any] = {}  # the dispatch exports' types, taken once
         self.stats = {"requests": 0, "pool_misses": 0, "traps": 0, "deadlines": 0}
@@ -140,7 +147,7 @@ class ComponentRunner:
         wasi.stderr_custom = collect
         store.set_wasi(wasi)
         store.set_wasi_http()
-        context = CallContext(self.services)
+        context = CallContext(self.services, http_helper=self.engine.http_helper)
         with entered(context):
             instance = self._linker.instantiate(store, self.component)
         exports = {name: self._export(instance, store, name) for name in body.EXPORTS}
@@ -167,7 +174,13 @@ class ComponentRunner:
         """Make one instance ahead of time (called when the wasm thread is idle)."""
         self._pool.append(self._instantiate())
 
-    def handle(self, request: HttpRequest) -> HttpResponse:
+    def handle(self, request: HttpRequest, chain_depth: int = 0) -> HttpResponse:
+        """Run one request in a fresh instance.
+
+        `chain_depth` > 0 is a self or chained request that another guest call
+        is waiting for: it runs on the calling thread (the watchdog's is taken
+        by that waiting call), its deadline enforced by epochs and the stores.
+        """
         if self._pool:
             ready = self._pool.popleft()
         else:
@@ -176,6 +189,7 @@ class ComponentRunner:
         self.stats["requests"] += 1
         deadline = time.monotonic() + self.deadline_ms / 1000
         ready.context.deadline = deadline
+        ready.context.chain_depth = chain_depth
         # What the stores stop at; `cut` tells whether they had to.
         limit = deadlines.Deadline(deadline, f"the request deadline of {self.deadline_ms} ms")
 
@@ -188,7 +202,7 @@ class ComponentRunner:
         failure: GuestFailure | None = None
         blocked = False
         try:
-            response = self.engine.watchdog.run(call, deadline)
+            response = call() if chain_depth else self.engine.watchdog.run(call, deadline)
         except Abandoned:
             blocked = True
         except TooManyStuck as exc:

@@ -8,14 +8,22 @@ from __future__ import annotations
 
 from wasmtime import component as wc
 
-from . import keyvalue, redis, sqlite, variables
+from . import http, keyvalue, redis, sqlite, variables
 from .context import CallContext, Grants, HostServices, current, entered
 
-__all__ = ["CallContext", "Grants", "HostServices", "current", "entered", "link"]
+__all__ = [
+    "CallContext",
+    "Grants",
+    "HostServices",
+    "current",
+    "entered",
+    "link",
+    "shadow_outgoing_handler",
+]
 
 
 def link(linker: wc.Linker) -> None:
-    """Add WASI, wasi:http types and every Spin interface the world imports."""
+    """Add WASI, wasi:http and every Spin interface the world imports."""
     linker.add_wasip2()
     linker.add_wasi_http()
     with linker.root() as root:
@@ -23,3 +31,15 @@ def link(linker: wc.Linker) -> None:
         sqlite.add_to_linker(root)
         variables.add_to_linker(root)
         redis.add_to_linker(root)
+
+
+def shadow_outgoing_handler(linker: wc.Linker, import_names: set[str]) -> None:
+    """Put the host's filtering `handle` in front of wasmtime's for these names.
+
+    The exact name the component imports is needed (componentize-py's
+    `@0.2.9`): a shadow under another version is never looked up.
+    """
+    linker.allow_shadowing = True
+    with linker.root() as root:
+        for name in sorted(import_names):
+            http.add_to_linker(root, name)

@@ -40,6 +40,13 @@ class HostServices:
     resolve_variable: Callable[[str], str]
     # address -> runtime.outbound.RedisConnection (allow-list checked first)
     open_redis: Callable[[str], Any] | None = None
+    # Outbound HTTP: where a request may go (runtime.outbound.HttpPolicy; None:
+    # nowhere), the endpoint self and chained requests go to (ChainServer), the
+    # region they run in, and how an emulated round trip is paid (the clock's sleep).
+    http_policy: Any = None
+    chain: Any = None
+    region: str = ""
+    sleep: Callable[[float], None] = time.sleep
 
 
 # Resource reps are u32 handles the guest holds; unique across the process so a
@@ -63,6 +70,12 @@ class CallContext:
     # not write anything more.
     deadline: float = math.inf
     closed: bool = False
+    # Outbound HTTP: the engine's wasi:http helper (runtime.wasm.http_helper.Helper),
+    # its instance in this store once made, and how many self or chained
+    # requests deep this call is.
+    http_helper: Any = None
+    native_http: Any = None
+    chain_depth: int = 0
 
     def add_resource(self, obj: Any, type_id: int, *, owned: bool) -> wc.ResourceHost:
         rep = next(_reps) & 0xFFFFFFFF

@@ -17,6 +17,7 @@ APPS = {
     "kvprobe": ROOT / "tests" / "apps" / "kvprobe" / "spin.toml",
     "sqlprobe": ROOT / "tests" / "apps" / "sqlprobe" / "spin.toml",
     "redisprobe": ROOT / "tests" / "apps" / "redisprobe" / "spin.toml",
+    "httpprobe": ROOT / "tests" / "apps" / "httpprobe" / "spin.toml",
     "todo": ROOT / "examples" / "todo" / "spin.toml",
     "notes": ROOT / "examples" / "notes" / "spin.toml",
     "users": ROOT / "examples" / "users" / "spin.toml",

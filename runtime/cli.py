@@ -73,6 +73,13 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--redis-timeout", help="outbound Redis: connect and reply timeout (5s)")
     up.add_argument("--redis-port", type=int, help="port of the Redis server edge up starts")
     up.add_argument(
+        "--origin",
+        action="append",
+        dest="origins",
+        metavar="NAME=REGION",
+        help="outbound HTTP to host NAME pays the round trip to REGION (repeatable)",
+    )
+    up.add_argument(
         "--runtime-config-file",
         type=Path,
         help='Spin runtime config: [sqlite_database.<label>] type = "libsql" goes remote',
@@ -145,6 +152,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
         runtime_config_file=args.runtime_config_file,
         redis_timeout=args.redis_timeout,
         redis_port=args.redis_port,
+        origins=args.origins,
     )
     setup_logging(settings.log_level)
     return run_up(settings, build=not args.no_build)

@@ -161,6 +161,12 @@ class Settings(BaseSettings):
     redis_server: str | None = Field(
         None, description="the Redis server binary (default: redis-server or valkey-server)"
     )
+    # NoDecode: the env value is "api.example.com=us-east,db.example.com=eu-west".
+    origins: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        description="outbound HTTP to these host names pays the latency matrix's round trip "
+        "from the caller's region to theirs (NAME=REGION); off by default",
+    )
     # Not a setting people give: how the supervisor tells its workers the address
     # of the Redis server it started (the app's `redis_address`).
     redis_embedded_address: str | None = None
@@ -189,6 +195,21 @@ class Settings(BaseSettings):
         """`listen` as (host, port), an IPv6 host without its brackets."""
         host, port = parse_listen(self.listen)
         return host.strip("[]"), port
+
+    @field_validator("origins", mode="before")
+    @classmethod
+    def _parse_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [item for item in value.split(",") if item.strip()]
+        if isinstance(value, list | tuple):
+            pairs: dict[str, str] = {}
+            for item in value:
+                name, sep, region = str(item).partition("=")
+                if not sep or not name.strip() or not region.strip():
+                    raise ValueError(f"{item!r} is not NAME=REGION (e.g. api.example.com=us-east)")
+                pairs[name.strip().lower().rstrip(".")] = region.strip()
+            return pairs
+        return value
 
     @field_validator("allowed_hosts")
     @classmethod

@@ -77,6 +77,7 @@ def start_host(
             sql_write_timeout=parse_duration(settings.sql_write_timeout),
             remote_sql=remote_sql,
             redis=redis_options(settings),
+            origins=settings.origins,
             variable_fallbacks=(
                 {ADDRESS_VARIABLE: settings.redis_embedded_address}
                 if settings.redis_embedded_address

@@ -151,6 +151,7 @@ class Emulator:
         sql_write_timeout: str | float = "2s",
         redis_timeout: str | float = "5s",
         redis_max_connections: int | None = None,
+        origins: Mapping[str, str] | None = None,
     ) -> None:
         if clock != "virtual":
             raise ValueError("the Emulator runs on the virtual clock; `edge up` uses the real one")
@@ -194,6 +195,7 @@ class Emulator:
                 network=lambda: self.network,
                 sql_write_timeout=parse_duration(sql_write_timeout),
                 redis=redis_options,
+                origins={name.lower(): region for name, region in (origins or {}).items()},
                 variable_fallbacks=(
                     {ADDRESS_VARIABLE: self.redis.address} if self.redis is not None else None
                 ),

@@ -36,6 +36,7 @@ def _report(resp: Any) -> dict[str, Any]:
 
 
 @http_component("/fetch", methods=["POST"])
+@http_component("/locked/fetch", methods=["POST"])  # the component without a list
 def do_fetch(req: Request) -> dict[str, Any]:
     spec = req.json()
     body: bytes | str | None = spec.get("body")

@@ -31,7 +31,9 @@ def _free_port() -> int:
 class EdgeUp:
     """`edge up` in its own process group, so SIGKILL takes the supervisor and workers."""
 
-    def __init__(self, manifest: Path, state_dir: Path, *extra: str) -> None:
+    def __init__(
+        self, manifest: Path, state_dir: Path, *extra: str, env: dict[str, str] | None = None
+    ) -> None:
         self.state = state_dir
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -53,7 +55,7 @@ class EdgeUp:
         if "--hrana-port" not in extra:
             # Free ports, not the listen port + 1...: those may be taken.
             args += ["--hrana-port", "0"]
-        env = dict(os.environ, EDGE_LOG_LEVEL="info")
+        env = dict(os.environ, EDGE_LOG_LEVEL="info", **(env or {}))
         # The admin API asks for the admin token, else the Hrana token, when one is set.
         token = env.get("EDGE_ADMIN_TOKEN") or env.get("EDGE_HRANA_TOKEN")
         self.admin_headers = {"authorization": f"Bearer {token}"} if token else {}

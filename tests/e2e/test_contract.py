@@ -68,7 +68,7 @@ def _allowed(name: str) -> bool:
 REDIS = "fermyon:spin/redis@2.0.0"
 
 
-@pytest.mark.parametrize("app", ["todo", "notes", "faults", "redisprobe"])
+@pytest.mark.parametrize("app", ["todo", "notes", "faults", "redisprobe", "httpprobe"])
 def test_imports_only_spin_platform_and_exports_incoming_handler(built, app) -> None:
     engine = WasmEngine()
     for spec in load(built[app]).components.values():
@@ -79,6 +79,8 @@ def test_imports_only_spin_platform_and_exports_incoming_handler(built, app) -> 
         assert [name for name in imports if not _allowed(name)] == []
         # Spin's outbound Redis only in components whose app imports framework.redis.
         assert (REDIS in imports) is (app == "redisprobe")
+        # Outbound HTTP is Spin's wasi:http outgoing-handler (0.2.x), nothing of our own.
+        assert any(name.startswith("wasi:http/outgoing-handler@0.2.") for name in imports)
         assert "wasi:http/incoming-handler@0.2.0" in exports
         assert "edge:runtime/dispatch@0.1.0" in exports
         raw = spec.source.read_bytes()

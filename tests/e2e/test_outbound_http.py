@@ -10,12 +10,16 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from runtime.regions.network import Network
 from runtime.testing import Emulator
 
+from .edgeup import EdgeUp
 from .upstream import Upstream, pattern, sha256
 
 pytestmark = pytest.mark.e2e
@@ -300,6 +304,52 @@ def test_origin_in_a_region_costs_its_round_trip(probe: Probe, upstream: Upstrea
     assert edge.now() == before  # same region: no latency
     assert fetch(edge, region="ap-south", url=upstream.url("/json"))["status"] == 200
     assert edge.now() == pytest.approx(before + far)
+
+
+# --- under edge up: real clock, worker processes -------------------------------------------
+
+
+def test_edge_up_outbound_http(
+    built: dict[str, Path], tmp_path: Path, launched: list[EdgeUp], upstream: Upstream
+) -> None:
+    env = {"SPIN_VARIABLE_ALLOW_A": upstream.origin, "SPIN_VARIABLE_ALLOW_B": "http://self"}
+    server = EdgeUp(
+        built["httpprobe"],
+        tmp_path / "state",
+        "--workers",
+        "1",
+        "--regions",
+        "us-east,ap-south",
+        "--origin",
+        "127.0.0.1=us-east",
+        "--deadline-ms",
+        "1500",
+        env=env,
+    )
+    launched.append(server)
+
+    def call(region: str, **spec: Any) -> tuple[Any, float]:
+        started = time.monotonic()
+        answer = httpx.post(
+            f"{server.url}/fetch", json=spec, headers={"x-edge-region": region}, timeout=10
+        )
+        assert answer.status_code == 200, answer.text
+        return answer.json(), time.monotonic() - started
+
+    near, near_s = call("us-east", url=upstream.url("/json"))
+    far, far_s = call("ap-south", url=upstream.url("/json"))
+    assert near["status"] == far["status"] == 200
+    round_trip = 2 * Network(["us-east", "ap-south"]).latency("us-east", "ap-south")
+    assert far_s - near_s > 0.8 * round_trip, (near_s, far_s, round_trip)
+    # A self request goes to this process's own endpoint, whatever Host said.
+    inner, _ = call("us-east", url="/hello")
+    assert _inner(inner)["component"] == "probe"
+    # A hung upstream: the guest gets its timeout before the deadline, the
+    # worker keeps serving, and no worker is replaced.
+    hung, hung_s = call("us-east", url=upstream.url("/hang"))
+    assert hung["error"]["type"] == "HTTPTimeoutError" and hung_s < 3
+    assert call("us-east", url=upstream.url("/json"))[0]["status"] == 200
+    assert "replacing" not in server.output().lower()
 
 
 def _inner(got: dict[str, Any]) -> Any:

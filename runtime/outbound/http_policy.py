@@ -141,6 +141,7 @@ def _host_of(authority: str | None) -> str | None:
     if authority is None:
         return None
     try:
-        return outbound_url(f"http://{authority}/", "http").host
+        host = outbound_url(f"http://{authority}/", "http").host
     except UrlError:
         return None
+    return host.lower() if host is not None else None

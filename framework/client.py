@@ -27,15 +27,13 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from ._bindings import err_type, wit_import
 from .errors import HTTPRequestDenied, HTTPTimeoutError, OutboundHTTPError
 from .headers import HeadersInit
-
-if TYPE_CHECKING:
-    from .http import Request, Response
+from .messages import Request, Response
 
 DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 _READ = 64 * 1024
@@ -112,8 +110,6 @@ def fetch(
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
 ) -> Response:
     """Send one request and return the whole response (see the module's text)."""
-    from .http import Request
-
     data = body.encode("utf-8") if isinstance(body, str) else bytes(body or b"")
     return send(
         Request(method, url, headers, data), timeout=timeout, max_response_bytes=max_response_bytes
@@ -176,8 +172,6 @@ class _Exchange:
         self.deadline = None if timeout is None else self.clock.now() + int(timeout * _NS)
 
     def run(self) -> Response:
-        from .http import Response
-
         outgoing = self._outgoing()
         body = outgoing.body()  # taken before `handle`, which takes the request
         try:

@@ -362,3 +362,15 @@ def test_importing_framework_does_not_load_the_bindings() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root
     )
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_response_json_and_text_build_on_the_class_and_read_on_an_instance() -> None:
+    built = Response.json({"a": [1, "é"]}, status=201)
+    assert (built.status, built.body) == (201, '{"a":[1,"é"]}'.encode())
+    assert built.json() == {"a": [1, "é"]}
+    text = Response.text("hé", headers={"x": "1"})
+    assert text.text == "hé" and text.headers["content-type"].startswith("text/plain")
+    latin = Response(200, {"content-type": "text/plain; charset=latin-1"}, "é".encode("latin-1"))
+    assert latin.text == "é"
+    with pytest.raises(ValueError):
+        Response(200, {}, b"not json").json()

@@ -2,7 +2,8 @@
 # Installs the pinned npm packages (exact versions in each package.json and
 # package-lock.json) into node_modules of: tests/wasi_http (jco and
 # preview2-shim: the tests there run each built component's
-# wasi:http/incoming-handler export under jco + Node) and tests/hrana_js
+# wasi:http/incoming-handler export under jco + Node, and its outgoing requests
+# through preview2-shim's wasi:http/outgoing-handler) and tests/hrana_js
 # (@libsql/client, driven against edge up by tests/e2e/test_hrana_js_client.py).
 #
 # Idempotent and quiet: prints nothing on success, and does nothing when

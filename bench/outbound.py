@@ -471,7 +471,8 @@ def bench_redis_kv(args: argparse.Namespace) -> None:
     row("peer: KVStore.get in this process (no wasm)", runs["store"])
     print(
         f"  redis-server: {server_cpu * 1000 / max(1, commands):.3f} ms CPU per command "
-        f"({commands} commands; /proc ticks of 10 ms), not in the CPU column"
+        f"({commands} commands, plus accepting and closing the connections; /proc ticks of "
+        "10 ms), not in the CPU column"
     )
     redis_req, kv_req = runs["get"], runs["kv"]
     print(

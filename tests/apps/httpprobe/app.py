@@ -7,6 +7,8 @@
 is reported as {"error": {"type": ..., "code": ..., "message": ...}}.
 `POST /raw` makes the request through the wasi:http bindings directly, not the
 framework, to show that the host's allow-list does not depend on the client.
+`POST /noop` parses the same JSON as `/fetch` and answers {}: the baseline of
+bench/outbound.py (a request to this component that makes no outbound call).
 Every route also answers as a target of self and chained requests (`/hello`).
 """
 
@@ -54,6 +56,12 @@ def do_fetch(req: Request) -> dict[str, Any]:
     except OutboundHTTPError as exc:
         return {"error": {"type": type(exc).__name__, "code": exc.code, "message": str(exc)}}
     return _report(resp)
+
+
+@http_component("/noop", methods=["POST"])
+def noop(req: Request) -> dict[str, Any]:
+    req.json()  # what /fetch does before its request, and nothing else
+    return {}
 
 
 @http_component("/raw", methods=["POST"])

@@ -14,10 +14,12 @@ requires. Compiled once per engine (~15 ms).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from wasmtime import component as wc
+
+from . import convert
 
 TYPES = "wasi:http/types@0.2.0"
 HANDLER = "wasi:http/outgoing-handler@0.2.0"
@@ -255,6 +257,9 @@ class Helper:
 
     linker: wc.Linker
     component: wc.Component
+    # Each export's types, taken from the first instance (asking wasmtime-py
+    # for them on every call costs more than most of these calls do).
+    signatures: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def for_engine(cls, engine: Any) -> Helper:
@@ -270,6 +275,7 @@ class NativeHttp:
 
     store: Any
     funcs: dict[str, wc.Func]
+    signatures: dict[str, Any]
 
     @classmethod
     def instantiate(cls, helper: Helper, store: Any) -> NativeHttp:
@@ -280,10 +286,12 @@ class NativeHttp:
             func = instance.get_func(store, index) if index else None
             assert func is not None, f"the wasi:http helper lacks {name}"
             funcs[name] = func
-        return cls(store, funcs)
+            if name not in helper.signatures:
+                helper.signatures[name] = convert.signature(func, store)
+        return cls(store, funcs, helper.signatures)
 
     def call(self, name: str, *args: Any) -> Any:
         func = self.funcs[name]
-        result = func(self.store, *args)
+        result = convert.call(func, self.store, self.signatures[name], *args)
         func.post_return(self.store)
         return result

@@ -68,7 +68,7 @@ def _allowed(name: str) -> bool:
 REDIS = "fermyon:spin/redis@2.0.0"
 
 
-@pytest.mark.parametrize("app", ["todo", "notes", "faults", "redisprobe"])
+@pytest.mark.parametrize("app", ["todo", "notes", "faults", "redisprobe", "cache"])
 def test_imports_only_spin_platform_and_exports_incoming_handler(built, app) -> None:
     engine = WasmEngine()
     for spec in load(built[app]).components.values():
@@ -78,7 +78,7 @@ def test_imports_only_spin_platform_and_exports_incoming_handler(built, app) -> 
         assert imports, "a component with no imports cannot be a Python app"
         assert [name for name in imports if not _allowed(name)] == []
         # Spin's outbound Redis only in components whose app imports framework.redis.
-        assert (REDIS in imports) is (app == "redisprobe")
+        assert (REDIS in imports) is (app in ("redisprobe", "cache"))
         assert "wasi:http/incoming-handler@0.2.0" in exports
         assert "edge:runtime/dispatch@0.1.0" in exports
         raw = spec.source.read_bytes()

@@ -22,6 +22,7 @@ APPS = {
     "notes": ROOT / "examples" / "notes" / "spin.toml",
     "users": ROOT / "examples" / "users" / "spin.toml",
     "hello": ROOT / "examples" / "hello" / "spin.toml",
+    "cache": ROOT / "examples" / "cache" / "spin.toml",
     "demo": ROOT / "spin.toml",
 }
 

@@ -68,7 +68,7 @@ def _allowed(name: str) -> bool:
 REDIS = "fermyon:spin/redis@2.0.0"
 
 
-@pytest.mark.parametrize("app", ["todo", "notes", "faults", "redisprobe", "httpprobe"])
+@pytest.mark.parametrize("app", ["todo", "notes", "faults", "redisprobe", "httpprobe", "cache"])
 def test_imports_only_spin_platform_and_exports_incoming_handler(built, app) -> None:
     engine = WasmEngine()
     for spec in load(built[app]).components.values():
@@ -78,7 +78,7 @@ def test_imports_only_spin_platform_and_exports_incoming_handler(built, app) -> 
         assert imports, "a component with no imports cannot be a Python app"
         assert [name for name in imports if not _allowed(name)] == []
         # Spin's outbound Redis only in components whose app imports framework.redis.
-        assert (REDIS in imports) is (app == "redisprobe")
+        assert (REDIS in imports) is (app in ("redisprobe", "cache"))
         # Outbound HTTP is Spin's wasi:http outgoing-handler (0.2.x), nothing of our own.
         assert any(name.startswith("wasi:http/outgoing-handler@0.2.") for name in imports)
         assert "wasi:http/incoming-handler@0.2.0" in exports

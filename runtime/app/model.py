@@ -36,6 +36,27 @@ class HttpTrigger:
 
 
 @dataclass(frozen=True)
+class RedisTrigger:
+    """`[[trigger.redis]]`: messages on `channel` run `component`.
+
+    `channel` and `address` are templates of application variables, as Spin
+    reads them; `address` None is the app's `[application.trigger.redis]` one.
+    """
+
+    channel: str
+    component: str
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class CronTrigger:
+    """`[[trigger.cron]]` of Spin's cron plugin: `component` on a six-field schedule."""
+
+    component: str
+    cron_expression: str
+
+
+@dataclass(frozen=True)
 class FileMount:
     """`files = [{ source = "assets", destination = "/static" }]`."""
 
@@ -83,7 +104,11 @@ class Manifest:
     http_triggers: list[HttpTrigger] = field(default_factory=list)
     components: dict[str, ComponentSpec] = field(default_factory=dict)
     base: str = "/"
-    # Triggers of other types (redis, cron, ...) as written; later issues use them.
+    # `[application.trigger.redis] address`: the Redis trigger's default server.
+    redis_address: str | None = None
+    redis_triggers: list[RedisTrigger] = field(default_factory=list)
+    cron_triggers: list[CronTrigger] = field(default_factory=list)
+    # Triggers of other types (mqtt, sqs, ...) as written: edge does not run them.
     other_triggers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def routes(self) -> list[tuple[str, str]]:

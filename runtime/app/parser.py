@@ -34,19 +34,19 @@ class ManifestParser(ComponentParser, TriggerParser):
         name = self.string(app["name"], ("application", "name"))
         if not name.strip():
             self.fail(("application", "name"), "must not be empty")
-        base = self.app_triggers(app.get("trigger", {}))
-
         variables = {
             key: self.variable(key, value)
             for key, value in self.table(data.get("variables", {}), ("variables",)).items()
         }
+        self.declared = variables  # what trigger templates may name
+        base, redis_address = self.app_triggers(app.get("trigger", {}))
         components = {
             cid: self.component(cid, value, variables)
             for cid, value in self.table(data.get("component", {}), ("component",)).items()
         }
         if "trigger" not in data:
             self.fail(("trigger",), "missing: add a [[trigger.http]] with a route and a component")
-        http, others = self.triggers(data["trigger"], components)
+        triggers = self.triggers(data["trigger"], components)
         return Manifest(
             path=self.path,
             root=self.root,
@@ -55,10 +55,13 @@ class ManifestParser(ComponentParser, TriggerParser):
             description=self.string(app.get("description", ""), ("application", "description")),
             authors=self.strings(app.get("authors", []), ("application", "authors")),
             variables=variables,
-            http_triggers=http,
+            http_triggers=triggers.http,
             components=components,
             base=base,
-            other_triggers=others,
+            redis_address=redis_address,
+            redis_triggers=triggers.redis,
+            cron_triggers=triggers.cron,
+            other_triggers=triggers.others,
         )
 
     def check_version(self, data: dict[str, Any]) -> None:
@@ -84,12 +87,19 @@ class ManifestParser(ComponentParser, TriggerParser):
             "(spin_manifest_version = 2)",
         )
 
-    def app_triggers(self, value: Any) -> str:
+    def app_triggers(self, value: Any) -> tuple[str, str | None]:
+        """`[application.trigger.*]`: the HTTP base and the Redis trigger's address."""
         path: KeyPath = ("application", "trigger")
         configs = self.table(value, path)
         base = "/"
+        redis_address: str | None = None
         for kind, config in configs.items():
             config = self.table(config, path + (kind,))
+            if kind == "redis":
+                self.check_keys(config, path + (kind,), {"address"}, "[application.trigger.redis]")
+                if "address" in config:
+                    redis_address = self.template_text(config["address"], path + (kind, "address"))
+                continue
             if kind != "http":
                 continue  # other trigger types' global settings are theirs to check
             self.check_keys(config, path + (kind,), {"base"}, "[application.trigger.http]")
@@ -102,7 +112,7 @@ class ManifestParser(ComponentParser, TriggerParser):
                         f"a base other than '/' is not supported (Spin 3 rejects it too): "
                         f"remove it and prepend {base!r} to each [[trigger.http]] route",
                     )
-        return base
+        return base, redis_address
 
     def variable(self, name: str, value: Any) -> VariableDecl:
         path: KeyPath = ("variables", name)

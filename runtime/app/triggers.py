@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from .checker import Checker
-from .model import ComponentSpec, HttpTrigger, PrivateEndpoint
+from .model import ComponentSpec, CronTrigger, HttpTrigger, PrivateEndpoint, RedisTrigger
+from .schedules import Schedule, ScheduleError
 from .syntax import KeyPath, kebab_problem
+from .variables import Template, TemplateError
 
 _HTTP_TRIGGER_KEYS = {"component", "route", "executor", "id"}
+_REDIS_TRIGGER_KEYS = {"component", "channel", "address", "id"}
+_CRON_TRIGGER_KEYS = {"component", "cron_expression", "id"}
+
+
+@dataclass
+class Triggers:
+    http: list[HttpTrigger] = field(default_factory=list)
+    redis: list[RedisTrigger] = field(default_factory=list)
+    cron: list[CronTrigger] = field(default_factory=list)
+    others: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
 
 # Spin knows these, but the local runtime cannot do what they ask.
 _UNSUPPORTED_TRIGGER_KEYS = {
@@ -24,12 +38,9 @@ _ROUTE_PARAM = re.compile(r":[A-Za-z_][A-Za-z0-9_]*")
 class TriggerParser(Checker):
     """The `[trigger]` section of a manifest."""
 
-    def triggers(
-        self, value: Any, components: dict[str, ComponentSpec]
-    ) -> tuple[list[HttpTrigger], dict[str, list[dict[str, Any]]]]:
+    def triggers(self, value: Any, components: dict[str, ComponentSpec]) -> Triggers:
         triggers = self.table(value, ("trigger",))
-        http: list[HttpTrigger] = []
-        others: dict[str, list[dict[str, Any]]] = {}
+        found = Triggers()
         for kind, entries in triggers.items():
             path: KeyPath = ("trigger", kind)
             if isinstance(entries, dict):
@@ -42,20 +53,67 @@ class TriggerParser(Checker):
                 entry = self.table(entry, path + (i,))
                 if kind == "http":
                     component = self.trigger_component(entry, path + (i,), components)
-                    http.append(self.http_trigger(entry, path + (i,), component))
-                    continue
-                # Trigger types edge does not serve yet: kept as written, but a
-                # component named by id must still exist.
-                if isinstance(entry.get("component"), str):
-                    self.trigger_component(entry, path + (i,), components)
-                others.setdefault(kind, []).append(entry)
-        self.check_duplicate_routes(http)
-        return http, others
+                    found.http.append(self.http_trigger(entry, path + (i,), component))
+                elif kind == "redis":
+                    component = self.trigger_component(entry, path + (i,), components)
+                    found.redis.append(self.redis_trigger(entry, path + (i,), component))
+                elif kind == "cron":
+                    component = self.trigger_component(entry, path + (i,), components)
+                    found.cron.append(self.cron_trigger(entry, path + (i,), component))
+                else:
+                    # Trigger types edge does not serve: kept as written, but a
+                    # component named by id must still exist.
+                    if isinstance(entry.get("component"), str):
+                        self.trigger_component(entry, path + (i,), components)
+                    found.others.setdefault(kind, []).append(entry)
+        self.check_duplicate_routes(found.http)
+        return found
+
+    def redis_trigger(self, entry: dict[str, Any], path: KeyPath, component: str) -> RedisTrigger:
+        self.check_keys(entry, path, _REDIS_TRIGGER_KEYS, "[[trigger.redis]]")
+        if "channel" not in entry:
+            self.fail(path + ("channel",), 'missing: the channel to subscribe to (channel = "...")')
+        channel = self.template_text(entry["channel"], path + ("channel",))
+        if not channel.strip():
+            self.fail(path + ("channel",), "must not be empty")
+        address = None
+        if "address" in entry:
+            address = self.template_text(entry["address"], path + ("address",))
+        return RedisTrigger(channel, component, address)
+
+    def cron_trigger(self, entry: dict[str, Any], path: KeyPath, component: str) -> CronTrigger:
+        self.check_keys(entry, path, _CRON_TRIGGER_KEYS, "[[trigger.cron]]")
+        key = path + ("cron_expression",)
+        if "cron_expression" not in entry:
+            self.fail(key, 'missing: the schedule (cron_expression = "0 * * * * *", seconds first)')
+        expression = self.string(entry["cron_expression"], key)
+        try:
+            Schedule.parse(expression)
+        except ScheduleError as exc:
+            self.fail(key, str(exc))
+        return CronTrigger(component, expression)
+
+    def template_text(self, value: Any, path: KeyPath) -> str:
+        """A string that may hold `{{ variable }}` templates of declared application
+        variables (checked, kept as written)."""
+        text = self.string(value, path)
+        try:
+            template = Template.parse(text)
+        except TemplateError as exc:
+            self.fail(path, f"{exc}: {text!r}")
+        declared: dict[str, Any] = getattr(self, "declared", {})
+        for name in template.references:
+            if name not in declared:
+                self.fail(
+                    path,
+                    f"{{{{ {name} }}}} names no application variable: declare it under [variables]",
+                )
+        return text
 
     def trigger_component(
         self, entry: dict[str, Any], path: KeyPath, components: dict[str, ComponentSpec]
     ) -> str:
-        if path[1] == "http":
+        if path[1] in ("http", "redis", "cron"):
             for key, why in _UNSUPPORTED_TRIGGER_KEYS.items():
                 if key in entry:
                     self.fail(path + (key,), why)

@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from runtime.app.manifest import load, loads
-from runtime.app.model import BuildSpec, FileMount, HttpTrigger, Manifest, PrivateEndpoint
+from runtime.app.model import (
+    BuildSpec,
+    CronTrigger,
+    FileMount,
+    HttpTrigger,
+    Manifest,
+    PrivateEndpoint,
+    RedisTrigger,
+)
 
 from .manifest_helpers import COMPONENT, GOOD, HEAD, write
 
@@ -106,7 +114,8 @@ class TestValidManifest:
             HttpTrigger(PrivateEndpoint(), "cart"),
         ]
         assert m.http_triggers[2].private and not m.http_triggers[0].private
-        assert m.other_triggers == {"redis": [{"channel": "orders", "component": "cart"}]}
+        assert m.redis_triggers == [RedisTrigger("orders", "cart")]
+        assert m.other_triggers == {}
 
         cart = m.components["cart"]
         assert cart.id == "cart"
@@ -174,12 +183,9 @@ class TestValidManifest:
             m.components["web"].source = Path("x")  # type: ignore[misc]
 
     def test_inline_trigger_component_of_another_trigger_type_is_kept(self, tmp_path: Path) -> None:
-        text = (
-            GOOD + '\n[[trigger.cron]]\ncron_expression = "* * * * *"\n'
-            'component = { source = "cron.wasm" }\n'
-        )
+        text = GOOD + '\n[[trigger.mqtt]]\ntopic = "t"\ncomponent = { source = "mqtt.wasm" }\n'
         m = load(write(tmp_path, text))
-        assert m.other_triggers["cron"][0]["component"] == {"source": "cron.wasm"}
+        assert m.other_triggers["mqtt"][0]["component"] == {"source": "mqtt.wasm"}
         assert m.routes() == [("/...", "web")]
 
     def test_exact_and_parameter_routes(self, tmp_path: Path) -> None:

@@ -43,10 +43,12 @@ from .errors import (
 from .headers import Headers
 from .http import Request, Response, handle_request, http_component
 from .routing import Router
+from .triggers import CronEvent, cron_component, redis_component
 
 __all__ = [
     "AccessDeniedError",
     "BadRequest",
+    "CronEvent",
     "DatabaseAccessDeniedError",
     "DatabaseError",
     "DatabaseFullError",
@@ -75,10 +77,12 @@ __all__ = [
     "UndefinedVariable",
     "VariableError",
     "VariableProviderError",
+    "cron_component",
     "handle_request",
     "http_component",
     "kv",
     "redis",
+    "redis_component",
     "turso",
     "variables",
 ]

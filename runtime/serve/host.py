@@ -13,10 +13,11 @@ import functools
 import json
 import logging
 import os
+import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from framework.routing import Router
@@ -36,6 +37,7 @@ from ..wasm.bindings import Grants, HostServices
 from ..wasm.engine import WasmEngine
 from ..wasm.instances import (
     MAX_RESPONSE_BODY_BYTES,
+    TRIGGER_EXPORTS,
     ComponentRunner,
     DeadlineExceeded,
     GuestFailure,
@@ -43,6 +45,7 @@ from ..wasm.instances import (
     HttpResponse,
     Overloaded,
     ResponseTooLarge,
+    missing_trigger_export,
 )
 
 if TYPE_CHECKING:  # libsql-client (and aiohttp) load only when a runtime config needs them
@@ -184,6 +187,7 @@ class EdgeHost:
         self.components = {
             cid: self.engine.load(spec.source) for cid, spec in manifest.components.items()
         }
+        self._check_trigger_exports()
         self.router: Router = Router()
         for route, cid in manifest.routes():
             self.router.add(route, cid)
@@ -335,6 +339,44 @@ class EdgeHost:
             log.error("%s%s%s", exc, _indent(exc.details), _indent(exc.guest_output))
             return _json_error(500, "internal server error")
 
+    def _check_trigger_exports(self) -> None:
+        """Refuse to start when a trigger's component cannot be called by it."""
+        wanted = [("redis", t.component) for t in self.manifest.redis_triggers]
+        wanted += [("cron", t.component) for t in self.manifest.cron_triggers]
+        for kind, cid in dict.fromkeys(wanted):
+            interface, name = TRIGGER_EXPORTS[kind]
+            exports = set(self.components[cid].type.exports(self.engine.engine))
+            if (interface or name) not in exports:
+                raise EdgeError(f"component {cid!r} {missing_trigger_export(kind)}")
+
+    def run_trigger(self, kind: str, region: str, component_id: str, argument: Any) -> TriggerRun:
+        """One Redis message (`argument` the payload) or cron event (the timestamp) for
+        `component_id` in `region`, in a fresh instance with the request's limits."""
+        runner = self.regions[region].runners[component_id]
+        started = time.monotonic()
+        try:
+            error = runner.run_trigger(kind, argument)
+        except GuestFailure as exc:
+            log.error(
+                "%s (%s trigger, %s)%s%s",
+                exc,
+                kind,
+                region,
+                _indent(exc.details),
+                _indent(exc.guest_output),
+            )
+            error = str(exc)
+        else:
+            if error is not None:
+                log.error(
+                    "component %r: its %s handler failed in %s: %s",
+                    component_id,
+                    kind,
+                    region,
+                    error,
+                )
+        return TriggerRun(error is None, error, time.monotonic() - started)
+
     def close(self) -> None:
         self.chain.close()
         for region in self.regions.values():
@@ -343,6 +385,15 @@ class EdgeHost:
         for remote in self.remote_sql.values():
             remote.close()
         self.engine.close()
+
+
+@dataclass(frozen=True)
+class TriggerRun:
+    """How one trigger run went: `error` says why it failed."""
+
+    ok: bool
+    error: str | None
+    seconds: float
 
 
 def app_labels(manifest: Manifest, remote: Collection[str] = ()) -> tuple[list[str], list[str]]:

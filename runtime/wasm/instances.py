@@ -15,8 +15,9 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import wasmtime
 from wasmtime import component as wc
@@ -50,6 +51,7 @@ __all__ = [
 ]
 
 log = logging.getLogger("edge.instances")
+T = TypeVar("T")
 
 DISPATCH_INTERFACE = "edge:runtime/dispatch@0.1.0"
 MAX_GUEST_LOG_BYTES = 64 * 1024
@@ -73,6 +75,29 @@ class HttpResponse:
     body: bytes
 
 
+# Each trigger's export: (interface, function); no interface is a world-level export.
+TRIGGER_EXPORTS = {
+    "redis": ("fermyon:spin/inbound-redis", "handle-message"),
+    "cron": ("", "handle-cron-event"),
+}
+_TRIGGER_DECORATORS = {"redis": "@redis_component", "cron": "@cron_component"}
+
+
+def missing_trigger_export(kind: str) -> str:
+    """What to say of a component that its trigger cannot call."""
+    interface, name = TRIGGER_EXPORTS[kind]
+    what = f"{name} of {interface}" if interface else name
+    return (
+        f"does not export {what}, which its [[trigger.{kind}]] calls: give the app a "
+        f"{_TRIGGER_DECORATORS[kind]} handler and rebuild it (`edge build`)"
+    )
+
+
+class _CronMetadata(wc.Record):
+    def __init__(self, timestamp: int) -> None:
+        self.timestamp = int(timestamp)
+
+
 class _Request(wc.Record):
     def __init__(self, req: HttpRequest, body: bytes) -> None:
         self.method = req.method
@@ -89,6 +114,7 @@ class _Ready:
     exports: dict[str, wc.Func]  # the dispatch interface's functions by name
     context: CallContext
     output: bytearray = field(default_factory=bytearray)
+    instance: wc.Instance | None = None  # for the trigger exports, looked up on use
 
 
 def _linker_for(engine: WasmEngine, component: wc.Component) -> wc.Linker:
@@ -154,7 +180,7 @@ class ComponentRunner:
         for name, func in exports.items():
             if name not in self._signatures:
                 self._signatures[name] = convert.signature(func, store)
-        return _Ready(store, exports, context, output)
+        return _Ready(store, exports, context, output, instance)
 
     def _export(self, instance: wc.Instance, store: wasmtime.Store, name: str) -> wc.Func:
         iface = instance.get_export_index(store, DISPATCH_INTERFACE)
@@ -181,6 +207,46 @@ class ComponentRunner:
         is waiting for: it runs on the calling thread (the watchdog's is taken
         by that waiting call), its deadline enforced by epochs and the stores.
         """
+        response, ready = self._run(lambda ready: self._dispatch(ready, request), chain_depth)
+        # A handler's uncaught exception is a 500 whose traceback the guest printed.
+        self._flush_output(ready, logging.WARNING if response.status >= 500 else logging.INFO)
+        return response
+
+    def run_trigger(self, kind: str, argument: Any) -> str | None:
+        """Call the export of a trigger ("redis": a message's payload, "cron": the
+        timestamp) in a fresh instance: None if the handler succeeded, else the
+        error it returned. Traps and deadlines raise, as for requests."""
+        interface, name = TRIGGER_EXPORTS[kind]
+        value = _CronMetadata(argument) if kind == "cron" else bytes(argument)
+
+        def work(ready: _Ready) -> Any:
+            func = self._trigger_export(ready, kind)
+            key = f"{interface}#{name}"
+            if key not in self._signatures:
+                self._signatures[key] = convert.signature(func, ready.store)
+            result = convert.call(func, ready.store, self._signatures[key], value)
+            func.post_return(ready.store)
+            return result
+
+        result, ready = self._run(work, 0)
+        self._flush_output(ready, logging.INFO if result is None else logging.WARNING)
+        if result is None:
+            return None
+        return str(getattr(result, "payload", None) or getattr(result, "tag", None) or result)
+
+    def _trigger_export(self, ready: _Ready, kind: str) -> wc.Func:
+        interface, name = TRIGGER_EXPORTS[kind]
+        instance, store = ready.instance, ready.store
+        assert instance is not None
+        parent = instance.get_export_index(store, interface) if interface else None
+        index = instance.get_export_index(store, name, parent) if parent or not interface else None
+        func = instance.get_func(store, index) if index else None
+        if func is None:
+            raise GuestFailure(f"component {self.component_id!r} {missing_trigger_export(kind)}")
+        return func
+
+    def _run(self, work: Callable[[_Ready], T], chain_depth: int) -> tuple[T, _Ready]:
+        """`work(ready)` on a fresh instance, with the deadline; what it returned."""
         if self._pool:
             ready = self._pool.popleft()
         else:
@@ -193,16 +259,18 @@ class ComponentRunner:
         # What the stores stop at; `cut` tells whether they had to.
         limit = deadlines.Deadline(deadline, f"the request deadline of {self.deadline_ms} ms")
 
-        def call() -> HttpResponse:
+        def call() -> T:
             with entered(ready.context), deadlines.applied(limit):
                 ready.store.set_epoch_deadline(self.engine.deadline_ticks(self.deadline_ms))
-                return self._dispatch(ready, request)
+                return work(ready)
 
-        response: HttpResponse | None = None
+        response: T | None = None
+        done = False
         failure: GuestFailure | None = None
         blocked = False
         try:
             response = call() if chain_depth else self.engine.watchdog.run(call, deadline)
+            done = True
         except Abandoned:
             blocked = True
         except TooManyStuck as exc:
@@ -211,17 +279,14 @@ class ComponentRunner:
             failure = self._failure(exc, ready)
         finally:
             ready.context.close()  # an abandoned call's open transaction rolls back here
-        timed_out = response is None and failure is None  # an epoch trap, a refused call
+        timed_out = not done and failure is None  # an epoch trap, a refused call
         if blocked or timed_out or limit.cut is not None or time.monotonic() >= deadline:
             # Whatever the guest did after its deadline (caught the interrupted
             # statement's error, say) does not count: the request ran out of time.
             raise self._late(ready, limit, blocked)
         if failure is not None:
             raise failure
-        assert response is not None
-        # A handler's uncaught exception is a 500 whose traceback the guest printed.
-        self._flush_output(ready, logging.WARNING if response.status >= 500 else logging.INFO)
-        return response
+        return response, ready  # type: ignore[return-value]  # done: work returned it
 
     def _dispatch(self, ready: _Ready, request: HttpRequest) -> HttpResponse:
         """The dispatch calls of one request, on the watchdog's thread."""

@@ -167,6 +167,12 @@ class Settings(BaseSettings):
         description="outbound HTTP to these host names pays the latency matrix's round trip "
         "from the caller's region to theirs (NAME=REGION); off by default",
     )
+    # NoDecode: the env value is "redis:audit=us-east,eu-west;cron:jobs=us-east".
+    trigger_regions: Annotated[dict[str, list[str]], NoDecode] = Field(
+        default_factory=dict,
+        description="regions that run a trigger (redis:<channel> or cron:<component>=R1,R2); "
+        "default: every region",
+    )
     # Not a setting people give: how the supervisor tells its workers the address
     # of the Redis server it started (the app's `redis_address`).
     redis_embedded_address: str | None = None
@@ -209,6 +215,25 @@ class Settings(BaseSettings):
                     raise ValueError(f"{item!r} is not NAME=REGION (e.g. api.example.com=us-east)")
                 pairs[name.strip().lower().rstrip(".")] = region.strip()
             return pairs
+        return value
+
+    @field_validator("trigger_regions", mode="before")
+    @classmethod
+    def _parse_trigger_regions(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [item for item in value.split(";") if item.strip()]
+        if isinstance(value, list | tuple):
+            out: dict[str, list[str]] = {}
+            for item in value:
+                key, sep, names = str(item).partition("=")
+                key = key.strip()
+                regions = [r.strip() for r in names.split(",") if r.strip()]
+                if not sep or not regions or not key.startswith(("redis:", "cron:")):
+                    raise ValueError(
+                        f"{item!r} is not redis:<channel>=R1,R2 or cron:<component>=R1,R2"
+                    )
+                out[key] = regions
+            return out
         return value
 
     @field_validator("allowed_hosts")

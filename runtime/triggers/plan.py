@@ -92,14 +92,12 @@ def plan_triggers(
         subscriptions.append(RedisSubscription(address, channel, trigger.component, chosen))
     jobs = []
     seen: dict[str, int] = {}
-    for trigger in manifest.cron_triggers:
-        index = seen.get(trigger.component, 0)
-        seen[trigger.component] = index + 1
-        key = f"cron:{trigger.component}"
+    for cron in manifest.cron_triggers:
+        index = seen.get(cron.component, 0)
+        seen[cron.component] = index + 1
+        key = f"cron:{cron.component}"
         chosen = tuple(r for r in regions if r in restrict.get(key, regions))
-        jobs.append(
-            CronJob(trigger.component, Schedule.parse(trigger.cron_expression), chosen, index)
-        )
+        jobs.append(CronJob(cron.component, Schedule.parse(cron.cron_expression), chosen, index))
     known = {s.key for s in subscriptions} | {j.key for j in jobs}
     stray = sorted(set(restrict) - known)
     if stray:

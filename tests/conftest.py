@@ -18,6 +18,7 @@ APPS = {
     "sqlprobe": ROOT / "tests" / "apps" / "sqlprobe" / "spin.toml",
     "redisprobe": ROOT / "tests" / "apps" / "redisprobe" / "spin.toml",
     "httpprobe": ROOT / "tests" / "apps" / "httpprobe" / "spin.toml",
+    "triggerprobe": ROOT / "tests" / "apps" / "triggerprobe" / "spin.toml",
     "todo": ROOT / "examples" / "todo" / "spin.toml",
     "notes": ROOT / "examples" / "notes" / "spin.toml",
     "users": ROOT / "examples" / "users" / "spin.toml",

@@ -53,6 +53,8 @@ SPIN_PLATFORM = {
     "fermyon:spin/postgres@2.0.0",
     "fermyon:spin/mysql@2.0.0",
     "fermyon:spin/rdbms-types@2.0.0",
+    # The Redis trigger's types (Spin links the unversioned v1 package's interface).
+    "fermyon:spin/redis-types",
     "spin:sqlite/sqlite@3.0.0",
     "spin:postgres/postgres@3.0.0",
 }
@@ -68,7 +70,9 @@ def _allowed(name: str) -> bool:
 REDIS = "fermyon:spin/redis@2.0.0"
 
 
-@pytest.mark.parametrize("app", ["todo", "notes", "faults", "redisprobe", "httpprobe", "cache"])
+@pytest.mark.parametrize(
+    "app", ["todo", "notes", "faults", "redisprobe", "httpprobe", "cache", "triggerprobe"]
+)
 def test_imports_only_spin_platform_and_exports_incoming_handler(built, app) -> None:
     engine = WasmEngine()
     for spec in load(built[app]).components.values():
@@ -88,3 +92,18 @@ def test_imports_only_spin_platform_and_exports_incoming_handler(built, app) -> 
         # WASI 0.2.9, which Spin's wasmtime links to its own 0.2 definitions.
         assert b"wasi:http/incoming-handler@0.2.0" in raw
         assert not re.search(rb"wasi:[a-z-]+/[a-z-]+@0\.3", raw)
+
+
+TRIGGER_EXPORTS = {"fermyon:spin/inbound-redis", "handle-cron-event"}
+
+
+@pytest.mark.parametrize("app", ["todo", "triggerprobe"])
+def test_trigger_exports_only_where_the_app_has_handlers(built, app) -> None:
+    """Spin's Redis trigger calls `fermyon:spin/inbound-redis` (the unversioned
+    package that Spin 3 and 4 accept for P2 components), the cron plugin
+    `handle-cron-event` at the top of the world."""
+    engine = WasmEngine()
+    for spec in load(built[app]).components.values():
+        exports = set(engine.load(spec.source).type.exports(engine.engine))
+        expected = TRIGGER_EXPORTS if app == "triggerprobe" else set()
+        assert exports & TRIGGER_EXPORTS == expected

@@ -49,3 +49,38 @@ def test_both_worlds_exist_in_the_framework_wit() -> None:
     text = (WIT_DIR / "edge.wit").read_text()
     assert "world app {" in text and "world app-redis {" in text
     assert "import fermyon:spin/redis@2.0.0;" in text
+
+
+def test_trigger_handlers_add_their_exports(tmp_path: Path) -> None:
+    from runtime.build.worlds import (
+        GENERATED_WORLD,
+        entry_imports,
+        features_of,
+        world_name,
+        world_source,
+    )
+
+    (tmp_path / "app.py").write_text(
+        "from framework import cron_component, redis\nimport framework\n\n"
+        "@framework.redis_component\ndef on(p): ...\n\n@cron_component\ndef tick(e): ...\n"
+    )
+    features = features_of(tmp_path / "app.py", tmp_path)
+    assert (features.redis_client, features.redis_trigger, features.cron_trigger) == (
+        True,
+        True,
+        True,
+    )
+    assert world_name(features) == GENERATED_WORLD
+    source = world_source(features)
+    assert "include app-redis;" in source
+    assert "export fermyon:spin/inbound-redis;" in source
+    assert "export handle-cron-event: func(metadata: metadata) -> result<_, error>;" in source
+    assert entry_imports(features) == ["InboundRedis", "WitWorld"]
+
+
+def test_an_app_without_triggers_exports_none(tmp_path: Path) -> None:
+    from runtime.build.worlds import entry_imports, features_of
+
+    (tmp_path / "app.py").write_text("from framework import http_component\n")
+    features = features_of(tmp_path / "app.py", tmp_path)
+    assert not features.triggers and entry_imports(features) == []

@@ -186,7 +186,7 @@ class Emulator:
                     memory_limit_bytes=memory_limit_mb * 1024 * 1024,
                     pool_size=1,
                 ),
-                engine=WasmEngine(cache_dir),
+                engine=WasmEngine(cache_dir, wall_clock=self.clock.now),
                 env=env,
                 clock=self.clock,
                 kv_wrapper=self._record_kv if record_history else None,

@@ -14,6 +14,7 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,11 @@ TICK_SECONDS = 0.01
 class WasmEngine:
     """One wasmtime `Engine` with epoch interruption and an on-disk compile cache."""
 
-    def __init__(self, cache_dir: Path | None = None) -> None:
+    def __init__(
+        self, cache_dir: Path | None = None, wall_clock: Callable[[], float] | None = None
+    ) -> None:
+        """`wall_clock` (Unix seconds), when given, is the time guests read (the
+        Emulator's virtual clock); else they read the real one."""
         convert.install()
         config = wasmtime.Config()
         config.epoch_interruption = True
@@ -42,6 +47,7 @@ class WasmEngine:
         self.linker: wc.Linker | None = None  # the host functions, linked once (instances)
         self.shadowed: set[str] = set()  # outgoing-handler names the linker filters
         self.http_helper: Any = None  # runtime.wasm.http_helper.Helper, made with the linker
+        self.wall_clock = wall_clock
         self.watchdog = Watchdog()  # runs guest calls, gives up on blocked ones
         self.cache_dir = cache_dir or default_cache_dir()
         self._stop = threading.Event()

@@ -24,7 +24,15 @@ from wasmtime import component as wc
 
 from ..stores import deadlines
 from . import body, convert
-from .bindings import CallContext, HostServices, entered, link, shadow_outgoing_handler
+from .bindings import (
+    CallContext,
+    HostServices,
+    entered,
+    link,
+    shadow_outgoing_handler,
+    shadow_wall_clock,
+)
+from .bindings.clocks import WALL_CLOCK_PREFIX
 from .bindings.context import RequestOver
 from .bindings.http import HANDLER_PREFIX
 from .engine import WasmEngine
@@ -125,10 +133,16 @@ def _linker_for(engine: WasmEngine, component: wc.Component) -> wc.Linker:
         engine.linker = wc.Linker(engine.engine)
         link(engine.linker)
         engine.http_helper = Helper.for_engine(engine.engine)
-    names = {n for n in component.type.imports(engine.engine) if n.startswith(HANDLER_PREFIX)}
-    if names - engine.shadowed:
-        shadow_outgoing_handler(engine.linker, names - engine.shadowed)
+    imports = set(component.type.imports(engine.engine))
+    names = {n for n in imports if n.startswith(HANDLER_PREFIX)} - engine.shadowed
+    if names:
+        shadow_outgoing_handler(engine.linker, names)
         engine.shadowed |= names
+    if engine.wall_clock is not None:
+        clocks = {n for n in imports if n.startswith(WALL_CLOCK_PREFIX)} - engine.shadowed
+        if clocks:
+            shadow_wall_clock(engine.linker, clocks, engine.wall_clock)
+            engine.shadowed |= clocks
     return engine.linker
 
 

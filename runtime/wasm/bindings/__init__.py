@@ -6,9 +6,11 @@ their own beyond the per-call `CallContext`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from wasmtime import component as wc
 
-from . import http, keyvalue, redis, sqlite, variables
+from . import clocks, http, keyvalue, redis, sqlite, variables
 from .context import CallContext, Grants, HostServices, current, entered
 
 __all__ = [
@@ -19,6 +21,7 @@ __all__ = [
     "entered",
     "link",
     "shadow_outgoing_handler",
+    "shadow_wall_clock",
 ]
 
 
@@ -43,3 +46,11 @@ def shadow_outgoing_handler(linker: wc.Linker, import_names: set[str]) -> None:
     with linker.root() as root:
         for name in sorted(import_names):
             http.add_to_linker(root, name)
+
+
+def shadow_wall_clock(linker: wc.Linker, import_names: set[str], now: Callable[[], float]) -> None:
+    """Answer `wasi:clocks/wall-clock` with `now()` (Unix seconds) for these names."""
+    linker.allow_shadowing = True
+    with linker.root() as root:
+        for name in sorted(import_names):
+            clocks.add_to_linker(root, name, now)

@@ -41,4 +41,8 @@ def on_tick(event: CronEvent) -> None:
 @http_component("/state")
 def state(req: Request) -> dict[str, Any]:
     store = kv.open_default()
-    return {"messages": store.get_json("messages") or [], "ticks": store.get_json("ticks") or []}
+    return {
+        "messages": store.get_json("messages") or [],
+        "ticks": store.get_json("ticks") or [],
+        "now": time.time(),  # the Emulator's virtual time, under the Emulator
+    }

@@ -127,6 +127,7 @@ class Region:
 
     def close(self) -> None:
         self.stores.close_all()
+        self.runners.clear()  # their instances and components
 
 
 class EdgeHost:
@@ -385,6 +386,9 @@ class EdgeHost:
         for remote in self.remote_sql.values():
             remote.close()
         self.engine.close()
+        # A compiled component keeps its cache file open (mapped) while it lives:
+        # let it go now, not whenever the host object is collected.
+        self.components.clear()
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,11 @@ def connection_limit(wanted: int) -> int:
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY:
         return wanted
-    room = max(1, soft - len(os.listdir("/dev/fd")) - RESERVED_DESCRIPTORS)
+    try:
+        used = len(os.listdir("/dev/fd"))
+    except OSError:  # no descriptor left even to list them
+        used = soft
+    room = max(1, soft - used - RESERVED_DESCRIPTORS)
     if wanted > room:
         log.warning(
             "max_connections %d is more than the open-files limit (%d) leaves room for: "

@@ -74,6 +74,7 @@ class WasmEngine:
 
     def close(self) -> None:
         self._stop.set()
+        self.watchdog.close()
 
     def deadline_ticks(self, deadline_ms: int) -> int:
         return max(1, round(deadline_ms / 1000 / TICK_SECONDS))

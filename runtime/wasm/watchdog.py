@@ -61,7 +61,7 @@ class _Worker:
     """One thread that runs calls one after another until it is abandoned."""
 
     def __init__(self, watchdog: Watchdog) -> None:
-        self.calls: queue.SimpleQueue[_Call[Any]] = queue.SimpleQueue()
+        self.calls: queue.SimpleQueue[_Call[Any] | None] = queue.SimpleQueue()
         self.abandoned = False
         self._watchdog = watchdog
         self.thread = threading.Thread(target=self._loop, name="edge-guest", daemon=True)
@@ -70,7 +70,10 @@ class _Worker:
     def _loop(self) -> None:
         while True:
             call = self.calls.get()
+            if call is None:  # the watchdog is closed
+                return
             call.run()
+            del call  # its closure holds the instance (and so the component) until then
             with self._watchdog.lock:
                 if self.abandoned:
                     self._watchdog.stuck.discard(self)
@@ -84,6 +87,13 @@ class Watchdog:
         self.lock = threading.Lock()
         self.stuck: set[_Worker] = set()
         self._worker: _Worker | None = None
+
+    def close(self) -> None:
+        """End the idle worker thread (a stuck one ends when its call returns)."""
+        with self.lock:
+            worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.calls.put(None)
 
     def stuck_calls(self) -> int:
         """Abandoned calls whose threads have not ended yet."""

@@ -24,6 +24,7 @@ APPS = {
     "users": ROOT / "examples" / "users" / "spin.toml",
     "hello": ROOT / "examples" / "hello" / "spin.toml",
     "cache": ROOT / "examples" / "cache" / "spin.toml",
+    "jobs": ROOT / "examples" / "jobs" / "spin.toml",
     "demo": ROOT / "spin.toml",
 }
 

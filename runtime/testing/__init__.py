@@ -2,5 +2,6 @@
 and the pytest plugin."""
 
 from .emulator import Client, Emulator, TestResponse
+from .triggers import TriggerRecord
 
-__all__ = ["Client", "Emulator", "TestResponse"]
+__all__ = ["Client", "Emulator", "TestResponse", "TriggerRecord"]

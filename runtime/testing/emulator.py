@@ -12,6 +12,10 @@ Requests go through the same `EdgeHost` that `edge up` serves (Spin routing and
 headers, fresh instance per request, deadlines), on the calling thread. Time is
 virtual: replication happens exactly when the test advances the clock, the
 same way for the same seed.
+
+Triggers run the same way: `edge.publish(channel, payload)` publishes on the
+app's real Redis server and returns once every subscribed region has handled
+the message; cron schedules fire when `advance()` passes their times.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from __future__ import annotations
 import json as jsonlib
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,8 +42,9 @@ from ..regions.replication import Replication
 from ..regions.sql_replication import SqlReplicator
 from ..regions.sql_routing import RoutedConnection
 from ..serve.admin import REGION_HEADER
-from ..serve.host import EdgeHost, HostLimits
+from ..serve.host import EdgeHost, HostLimits, TriggerRun
 from ..stores import KVStore, SqlConnection, SqlDatabase
+from ..triggers.plan import RedisSubscription, TriggerPlan, plan_triggers
 from ..wasm.engine import WasmEngine
 from .kv_history import (
     History,
@@ -56,6 +61,7 @@ from .sql_history import (
     assert_sql_monotonic_reads,
     assert_sql_read_your_writes,
 )
+from .triggers import CronClock, Inbox, Message, TriggerRecord
 
 DEFAULT_REGIONS = ["us-east", "eu-west", "ap-south"]
 
@@ -152,6 +158,7 @@ class Emulator:
         redis_timeout: str | float = "5s",
         redis_max_connections: int | None = None,
         origins: Mapping[str, str] | None = None,
+        trigger_regions: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         if clock != "virtual":
             raise ValueError("the Emulator runs on the virtual clock; `edge up` uses the real one")
@@ -166,6 +173,10 @@ class Emulator:
         # kv_history and sql_history).
         self._history = History() if record_history else None
         self._sql_history = SqlHistory() if record_history else None
+        # What ran the guest whose stores are being opened: its records say so.
+        self._source = "http"
+        self._trigger_runs: list[TriggerRecord] = []
+        self._inboxes: dict[str, Inbox] = {}
         redis_options = RedisOptions(parse_duration(redis_timeout))
         if redis_max_connections is not None:
             redis_options = RedisOptions(redis_options.timeout, redis_max_connections)
@@ -204,6 +215,20 @@ class Emulator:
             if self.redis is not None:
                 self.redis.stop()
             raise
+        try:
+            # As each region's Spin deployment would: subscribed from the start,
+            # so a message published before the first publish() waits for it.
+            self.triggers: TriggerPlan = plan_triggers(
+                self.manifest, self.host.variables.app_value, self.regions, trigger_regions
+            )
+            timeout = parse_duration(redis_timeout)
+            for address in self.triggers.addresses():
+                channels = sorted({s.channel for s in self.triggers.redis if s.address == address})
+                self._inboxes[address] = Inbox(address, channels, timeout)
+        except BaseException:
+            self.close()
+            raise
+        self.cron = CronClock(self.triggers.cron, self.clock.now())
         self.primary_region = self.host.primary_region
         registries = {name: region.stores for name, region in self.host.regions.items()}
         self.replicator = Replication(
@@ -224,19 +249,44 @@ class Emulator:
         return self.clock.now()
 
     def advance(self, duration: str | float) -> int:
-        """Move the virtual clock forward, replicating exactly what falls due on the way."""
+        """Move the virtual clock forward, replicating exactly what falls due on the way
+        and firing the cron schedules at their times; returns the replication deliveries.
+
+        Messages waiting on the app's Redis subscriptions are handled first (at
+        the current time), and again after each cron firing (what its handler
+        published). Replication and cron firings run in time order, replication
+        first at equal times; at each firing the clock is set to its time, and
+        every region of the job runs it with that timestamp, in the plan's order.
+        """
         target = self.clock.now() + parse_duration(duration)
         delivered = self.replicator.step()
-        while (due := self.replicator.next_due()) is not None and due <= target:
-            self.clock.advance_to(due)
-            delivered += self.replicator.step()
+        self.deliver_messages()
+        while True:
+            due = self.replicator.next_due()
+            fires = self.cron.next_due()
+            if due is not None and due <= target and (fires is None or due <= fires):
+                self.clock.advance_to(due)
+                delivered += self.replicator.step()
+            elif fires is not None and fires <= target:
+                for when, job in self.cron.take(fires):
+                    self.clock.advance_to(when)
+                    for region in job.regions:
+                        self._run("cron", job.name, job.component, region, int(when))
+                self.deliver_messages()
+            else:
+                break
         self.clock.advance_to(target)
         return delivered + self.replicator.step()
 
     def settle(self, limit: str | float = "1h") -> float:
         """Advance until nothing is left to deliver; returns the virtual seconds it took.
 
-        Raises if a partition keeps some change from ever arriving.
+        Settles replication only: no cron job fires on the way (a schedule that
+        writes every second would never let it end) and no Redis message is
+        read. Firing times that settling passes are not lost: the next
+        `advance()` runs them first, in order, with their own timestamps (the
+        clock, already past them, stays where it is). Raises if a partition
+        keeps some change from ever arriving.
         """
         started = self.clock.now()
         deadline = started + parse_duration(limit)
@@ -251,6 +301,115 @@ class Emulator:
             raise EdgeError(f"cannot settle: changes wait on partitioned links ({cut}); heal first")
         return self.clock.now() - started
 
+    # --- triggers ---------------------------------------------------------------------
+
+    def publish(
+        self, channel: str, payload: bytes | str, *, address: str | None = None
+    ) -> dict[str, TriggerRun]:
+        """PUBLISH `payload` on the app's Redis server and handle it in every region
+        subscribed to `channel`, in order, on this thread; region -> how it went.
+
+        Messages that others published before it (redis-cli, a handler) are
+        handled first, in order. When several components subscribe to the
+        channel, the keys are `region/component`. `address` picks the server
+        when the app subscribes to the channel on more than one.
+        """
+        subscriptions = self._subscriptions(channel, address)
+        server = subscriptions[0].address
+        data = payload.encode() if isinstance(payload, str) else bytes(payload)
+        self._inboxes[server].publish(channel, data)
+        ours: list[TriggerRecord] | None = None
+        for message, records in self._deliver():
+            if (message.address, message.channel, message.payload) == (server, channel, data):
+                ours = records  # an equal message published meanwhile runs the same
+        if ours is None:
+            raise EdgeError(f"the message published on {channel!r} never reached the subscription")
+        several = len({s.component for s in subscriptions}) > 1
+        return {(f"{r.region}/{r.component}" if several else r.region): _as_run(r) for r in ours}
+
+    def deliver_messages(self) -> list[TriggerRecord]:
+        """Handle every message waiting on the app's subscriptions (published by
+        redis-cli, another client or a handler), oldest first; the runs made."""
+        return [record for _, records in self._deliver() for record in records]
+
+    def run_cron(self, component: str, region: str | None = None) -> dict[str, TriggerRun]:
+        """Fire `component`'s cron handler now (timestamp: the virtual time, in seconds)
+        in `region`, or in every region of its job; region -> how it went. The
+        schedule's own firings are not moved."""
+        jobs = self.triggers.cron_jobs(component)
+        if not jobs:
+            known = ", ".join(sorted({j.component for j in self.triggers.cron})) or "none"
+            raise EdgeError(f"component {component!r} has no cron trigger (cron jobs: {known})")
+        if region is not None and region not in self.host.regions:
+            raise KeyError(f"unknown region {region!r}; regions are {self.regions}")
+        job = jobs[0]
+        timestamp = int(self.clock.now())
+        regions = [region] if region is not None else list(job.regions)
+        return {
+            name: _as_run(self._run("cron", job.name, component, name, timestamp))
+            for name in regions
+        }
+
+    @property
+    def trigger_runs(self) -> list[TriggerRecord]:
+        """Every trigger run so far (messages and cron events), in the order they ran."""
+        return list(self._trigger_runs)
+
+    def _subscriptions(self, channel: str, address: str | None) -> list[RedisSubscription]:
+        found = [
+            s
+            for s in self.triggers.redis
+            if s.channel == channel and (address is None or s.address == address)
+        ]
+        if not found:
+            channels = ", ".join(sorted({s.channel for s in self.triggers.redis})) or "none"
+            raise EdgeError(f"no Redis trigger of the app subscribes to {channel!r} ({channels})")
+        servers = sorted({s.address for s in found})
+        if len(servers) > 1:
+            raise EdgeError(
+                f"the app subscribes to {channel!r} on {', '.join(servers)}: pass address="
+            )
+        return found
+
+    def _deliver(self) -> list[tuple[Message, list[TriggerRecord]]]:
+        out = []
+        for address, inbox in sorted(self._inboxes.items()):
+            for message in inbox.waiting():
+                records = [
+                    self._run("redis", s.channel, s.component, region, message.payload)
+                    for s in self.triggers.subscriptions(address, message.channel)
+                    for region in s.regions
+                ]
+                out.append((message, records))
+        return out
+
+    def _run(
+        self, kind: str, name: str, component: str, region: str, argument: bytes | int
+    ) -> TriggerRecord:
+        started = self.clock.now()
+        self._source = f"{kind}:{name}"
+        try:
+            run = self.host.run_trigger(kind, region, component, argument)
+        finally:
+            self._source = "http"
+        # As after a request: replicas fall behind from the primary's commit.
+        self.replicator.sql.poll()
+        record = TriggerRecord(
+            kind,
+            name,
+            component,
+            region,
+            started,
+            run.ok,
+            run.error,
+            run.seconds,
+            timestamp=argument if isinstance(argument, int) else None,
+            size=len(argument) if isinstance(argument, bytes) else None,
+            index=len(self._trigger_runs),
+        )
+        self._trigger_runs.append(record)
+        return record
+
     # --- history ----------------------------------------------------------------------
 
     @property
@@ -261,7 +420,14 @@ class Emulator:
         return self._history
 
     def _record_kv(self, region: str, label: str, store: KVStore) -> RecordingKV:
-        return RecordingKV(store, self.history, label=label, clock=self.clock.now, region=region)
+        return RecordingKV(
+            store,
+            self.history,
+            label=label,
+            clock=self.clock.now,
+            region=region,
+            source=self._source,
+        )
 
     @property
     def sql_history(self) -> SqlHistory:
@@ -282,6 +448,7 @@ class Emulator:
             local=copies[region],
             primary=copies[self.primary_region],
             clock=self.clock.now,
+            source=self._source,
         )
 
     def kv_replicas(self) -> dict[str, dict[str, KVStore]]:
@@ -388,6 +555,9 @@ class Emulator:
         return server
 
     def close(self) -> None:
+        for inbox in self._inboxes.values():
+            inbox.close()
+        self._inboxes.clear()
         self.host.close()
         if self.redis is not None:
             self.redis.stop()
@@ -399,3 +569,7 @@ class Emulator:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _as_run(record: TriggerRecord) -> TriggerRun:
+    return TriggerRun(record.ok, record.error, record.seconds)

@@ -47,7 +47,9 @@ class Op:
     `found` says whether a read saw a live value; `keys` is what a `keys` op
     listed (its `key` is None). For a write, `prior_hlc`/`prior_origin` stamp
     the entry it replaced in its region (None if the key had none): what the
-    writer knew of the key. `index` is the op's position in its History.
+    writer knew of the key. `source` says what ran the guest: "http" for a
+    request, "redis:<channel>" or "cron:<job>" for a trigger (None if the
+    recorder was not told). `index` is the op's position in its History.
     """
 
     region: str
@@ -62,6 +64,7 @@ class Op:
     keys: tuple[str, ...] | None = None
     prior_hlc: int | None = None
     prior_origin: str | None = None
+    source: str | None = None
     index: int = -1
 
     @property
@@ -73,6 +76,9 @@ class Op:
         return self.kind in WRITES
 
     def __str__(self) -> str:
+        return self._describe() + source_suffix(self.source)
+
+    def _describe(self) -> str:
         where = f"#{self.index} t={self.time:.3f}s {self.region} {self.label}"
         if self.kind == "keys":
             return f"{where} keys() -> {list(self.keys or ())}"
@@ -156,11 +162,13 @@ class RecordingKV:
         label: str,
         clock: Callable[[], float],
         region: str | None = None,
+        source: str | None = None,
     ) -> None:
         self.store = store
         self.history = history
         self.label = label
         self.region = region if region is not None else store.region
+        self.source = source
         self._clock = clock
 
     def __repr__(self) -> str:
@@ -170,7 +178,9 @@ class RecordingKV:
         return getattr(self.store, name)
 
     def _record(self, kind: OpKind, key: str | None, **fields: Any) -> None:
-        self.history.append(Op(self.region, self._clock(), self.label, key, kind, **fields))
+        self.history.append(
+            Op(self.region, self._clock(), self.label, key, kind, source=self.source, **fields)
+        )
 
     def _read_stamp(self, key: str) -> dict[str, Any]:
         entry: Entry | None = self.store.entry(key)
@@ -376,6 +386,11 @@ def _fmt_stamp(hlc: int | None, origin: str | None) -> str:
         return "(no entry)"
     millis, logical = unpack_hlc(hlc)
     return f"hlc {millis / 1000:.3f}s+{logical} from {origin}"
+
+
+def source_suffix(source: str | None) -> str:
+    """A trigger's name after its ops (a request's ops, the most, go unmarked)."""
+    return "" if source in (None, "http") else f" [{source}]"
 
 
 def _fmt_value(value: bytes | None) -> str:

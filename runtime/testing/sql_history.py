@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..stores import QueryResult, SqlDatabase, SqlError, SqlParams
+from .kv_history import source_suffix
 from .violations import Violation, differing, raise_violations
 
 
@@ -50,7 +51,8 @@ class SqlOp:
     statement (None inside a transaction, or if the copy held a state the
     primary never had: then `unknown` is True). `made` numbers the primary
     state the statement committed, if it changed the primary. `error` is the
-    message of a statement that failed.
+    message of a statement that failed. `source` is what ran the guest, as
+    for key-value ops: "http", "redis:<channel>", "cron:<job>".
     """
 
     region: str
@@ -61,6 +63,7 @@ class SqlOp:
     made: int | None = None
     unknown: bool = False
     error: str | None = None
+    source: str | None = None
     index: int = -1
 
     @property
@@ -68,6 +71,9 @@ class SqlOp:
         return self.made is not None
 
     def __str__(self) -> str:
+        return self._describe() + source_suffix(self.source)
+
+    def _describe(self) -> str:
         text = " ".join(self.sql.split())
         shown = text if len(text) <= 60 else text[:57] + "..."
         where = f"#{self.index} t={self.time:.3f}s {self.region} {self.label} {shown!r}"
@@ -165,11 +171,13 @@ class RecordingSql:
         local: SqlDatabase,
         primary: SqlDatabase,
         clock: Callable[[], float],
+        source: str | None = None,
     ) -> None:
         self.conn = conn
         self.history = history
         self.region = region
         self.label = label
+        self.source = source
         self._local = local
         self._primary = primary
         self._clock = clock
@@ -198,6 +206,7 @@ class RecordingSql:
             sql if isinstance(sql, str) else repr(sql),
             None,
             error=None if error is None else error.message,
+            source=self.source,
         )
         if not self.conn.in_transaction:
             floor = self.history.last_state(self.region, self.label)

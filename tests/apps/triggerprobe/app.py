@@ -27,10 +27,8 @@ def on_message(payload: bytes) -> None:
             pass
     if payload == b"sleep":
         time.sleep(60)
-    store = kv.open_default()
-    _append(
-        store, "messages", {"size": len(payload), "sha256": hashlib.sha256(payload).hexdigest()}
-    )
+    digest = hashlib.sha256(payload).hexdigest()
+    _append(kv.open_default(), "messages", {"size": len(payload), "sha256": digest})
 
 
 @cron_component

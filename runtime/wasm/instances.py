@@ -246,7 +246,12 @@ class ComponentRunner:
         self._flush_output(ready, logging.INFO if result is None else logging.WARNING)
         if result is None:
             return None
-        return str(getattr(result, "payload", None) or getattr(result, "tag", None) or result)
+        detail = getattr(result, "payload", None)
+        if detail is None:
+            # Spin's Redis error is a bare enum: the guest's last words say why.
+            lines = ready.output.decode("utf-8", "replace").strip().splitlines()
+            detail = f"the handler returned Spin's error ({lines[-1].strip()})" if lines else None
+        return str(detail or getattr(result, "tag", None) or result)
 
     def _trigger_export(self, ready: _Ready, kind: str) -> wc.Func:
         interface, name = TRIGGER_EXPORTS[kind]

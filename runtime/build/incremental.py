@@ -137,4 +137,37 @@ def build_manifest(
         size_mb = component.source.stat().st_size / 1e6
         report(f"{cid}: built {component.source.name} ({size_mb:.1f} MB) in {seconds:.1f} s")
         results.append(BuildResult(cid, component.source, True, seconds))
+    check_trigger_exports(manifest, [r.component for r in results])
     return results
+
+
+# What each trigger calls, as it appears in a component's export section.
+_TRIGGER_EXPORT_NAMES = {
+    "redis": (b"fermyon:spin/inbound-redis", "@redis_component"),
+    "cron": (b"handle-cron-event", "@cron_component"),
+}
+
+
+def check_trigger_exports(manifest: Manifest, component_ids: Iterable[str]) -> None:
+    """BuildError for a component whose Redis or cron trigger it cannot answer.
+
+    A look for the export's name in the binary, not a compile (seconds): the
+    name is there only when the world exported it. `edge up` checks the
+    compiled component's exports again when it loads it.
+    """
+    kinds: dict[str, set[str]] = {}
+    for trigger in manifest.redis_triggers:
+        kinds.setdefault(trigger.component, set()).add("redis")
+    for cron in manifest.cron_triggers:
+        kinds.setdefault(cron.component, set()).add("cron")
+    for cid in component_ids:
+        if cid not in kinds:
+            continue
+        binary = manifest.components[cid].source.read_bytes()
+        for kind in sorted(kinds[cid]):
+            name, decorator = _TRIGGER_EXPORT_NAMES[kind]
+            if name not in binary:
+                raise BuildError(
+                    f"component {cid!r} is run by a [[trigger.{kind}]] but exports no "
+                    f"{name.decode()}: give the app a {decorator} handler and rebuild"
+                )

@@ -28,7 +28,9 @@ def on_message(payload: bytes) -> None:
     if payload == b"sleep":
         time.sleep(60)
     store = kv.open_default()
-    _append(store, "messages", {"size": len(payload), "sha256": hashlib.sha256(payload).hexdigest()})
+    _append(
+        store, "messages", {"size": len(payload), "sha256": hashlib.sha256(payload).hexdigest()}
+    )
 
 
 @cron_component
@@ -40,4 +42,3 @@ def on_tick(event: CronEvent) -> None:
 def state(req: Request) -> dict[str, Any]:
     store = kv.open_default()
     return {"messages": store.get_json("messages") or [], "ticks": store.get_json("ticks") or []}
-

@@ -10,7 +10,6 @@ import pytest
 from runtime.app.manifest import load, loads
 from runtime.app.model import (
     BuildSpec,
-    CronTrigger,
     FileMount,
     HttpTrigger,
     Manifest,

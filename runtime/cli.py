@@ -80,6 +80,14 @@ def _parser() -> argparse.ArgumentParser:
         help="outbound HTTP to host NAME pays the round trip to REGION (repeatable)",
     )
     up.add_argument(
+        "--trigger-regions",
+        action="append",
+        dest="trigger_regions",
+        metavar="KEY=R1,R2",
+        help="run a trigger only in these regions: KEY is redis:<channel> or "
+        "cron:<component> (repeatable; default: every region)",
+    )
+    up.add_argument(
         "--runtime-config-file",
         type=Path,
         help='Spin runtime config: [sqlite_database.<label>] type = "libsql" goes remote',
@@ -101,6 +109,22 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--url", default=None, help="the edge up address (default from settings)")
         if name == "status":
             cmd.add_argument("--watch", action="store_true", help="keep the view up to date")
+
+    cron = sub.add_parser("cron", help="cron jobs of a running `edge up`")
+    cron_sub = cron.add_subparsers(dest="cron_command", required=True)
+    cron_run = cron_sub.add_parser(
+        "run", help="run COMPONENT's cron job now (exit status 1 if a run failed)"
+    )
+    cron_run.add_argument("component", help="the component of the [[trigger.cron]]")
+    cron_run.add_argument("--region", help="only in this region (default: each of the job's)")
+    cron_run.add_argument("--url", default=None, help="the edge up address (default from settings)")
+
+    publish = sub.add_parser(
+        "publish", help="publish MESSAGE on CHANNEL on the Redis server of a running `edge up`"
+    )
+    publish.add_argument("channel")
+    publish.add_argument("message", help="the payload (UTF-8); - reads it from standard input")
+    publish.add_argument("--url", default=None, help="the edge up address (default from settings)")
 
     comp = sub.add_parser(
         "componentize", help="build one Python module into a component (a build.command)"
@@ -153,6 +177,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
         redis_timeout=args.redis_timeout,
         redis_port=args.redis_port,
         origins=args.origins,
+        trigger_regions=args.trigger_regions,
     )
     setup_logging(settings.log_level)
     return run_up(settings, build=not args.no_build)
@@ -251,20 +276,129 @@ def status_view(data: dict[str, Any]) -> Group:
     return Group(*parts)
 
 
+def _ago(now: float, when: float | None) -> str:
+    if when is None:
+        return "never"
+    seconds = now - when
+    return f"{seconds:.1f} s ago" if seconds >= 0 else f"in {-seconds:.1f} s"
+
+
+def _redacted(address: str) -> str:
+    scheme, sep, rest = address.partition("://")
+    return scheme + sep + "***@" + rest.rpartition("@")[2] if "@" in rest else address
+
+
+def triggers_view(data: dict[str, Any]) -> list[Table]:
+    """Tables of the Redis subscriptions and of each trigger's runs per region
+    (from GET /_edge/triggers); none for an app without triggers."""
+    now = data.get("now", time.time())
+    tables: list[Table] = []
+    if data.get("redis"):
+        servers = Table(
+            "server", "channels", "subscription", "reconnects", "last error",
+            title="redis", title_justify="left",
+        )  # fmt: skip
+        for server in data["redis"]:
+            state = "[green]subscribed[/]" if server["connected"] else "[red]not subscribed[/]"
+            servers.add_row(
+                _redacted(server["address"]),
+                ", ".join(server["channels"]),
+                f"{state} {_ago(now, server['since'])}" if server["since"] else state,
+                str(server["reconnects"]),
+                server["last_error"] or "",
+            )
+        tables.append(servers)
+    if data.get("triggers"):
+        runs = Table(
+            "trigger", "region", "runs", "failures", "last run", "next run",
+            title="triggers", title_justify="left",
+        )  # fmt: skip
+        errors = Table("trigger", "region", "last error", title_justify="left")
+        errors.title = "last errors"
+        for trigger in data["triggers"]:
+            kind = trigger["kind"]
+            name = f"{kind} {trigger['channel'] if kind == 'redis' else trigger['job']}"
+            name += f" -> {trigger['component']}"
+            for entry in trigger["regions"]:
+                count = str(entry["runs"])
+                extra = [f"{entry[k]} {k}" for k in ("skipped", "dropped") if entry[k]]
+                if extra:
+                    count += f" ({', '.join(extra)})"
+                last = entry["last_run"]
+                last_text = "never"
+                if last is not None:
+                    how = "ok" if last["ok"] else "[red]failed[/]"
+                    last_text = f"{_ago(now, last['at'])}, {how}"
+                next_text = _ago(now, entry["next_run"]) if kind == "cron" else ""
+                runs.add_row(
+                    name, entry["region"], count, str(entry["failures"]), last_text, next_text
+                )
+                failure = entry["last_failure"]
+                if failure is not None:
+                    errors.add_row(name, entry["region"], (failure["error"] or "")[:300])
+        tables.append(runs)
+        if errors.row_count:
+            tables.append(errors)
+    return tables
+
+
+def _status(args: argparse.Namespace) -> Group:
+    view = status_view(_admin(args, "GET", "/_edge/replication"))
+    tables = triggers_view(_admin(args, "GET", "/_edge/triggers"))
+    return Group(*view.renderables, *tables) if tables else view
+
+
 def _cmd_fault(args: argparse.Namespace) -> int:
     body = {"region": getattr(args, "region", None), "other": getattr(args, "other", None)}
     if args.command == "lag":
         body |= {"lag": args.lag, "jitter": args.jitter}
-    if args.command != "status":
-        data = _admin(args, "POST", f"/_edge/{args.command}", body)
-    elif not args.watch:
-        data = _admin(args, "GET", "/_edge/replication")
-    else:
+    if args.command == "status":
+        if not args.watch:
+            console.print(_status(args))
+            return 0
         with Live(console=console, auto_refresh=False) as live:
             while True:
-                live.update(status_view(_admin(args, "GET", "/_edge/replication")), refresh=True)
+                live.update(_status(args), refresh=True)
                 time.sleep(0.5)
-    console.print(status_view(data))
+    console.print(status_view(_admin(args, "POST", f"/_edge/{args.command}", body)))
+    return 0
+
+
+def _cmd_cron(args: argparse.Namespace) -> int:
+    body = {"region": args.region} if args.region else {}
+    data = _admin(args, "POST", f"/_edge/cron/{args.component}", body)
+    table = Table("job", "region", "result", "time", title=f"cron {data['component']}, now")
+    for run in data["runs"]:
+        result = "[green]ok[/]" if run["ok"] else f"[red]failed[/]: {run['error']}"
+        table.add_row(run["job"], run["region"], result, f"{run['seconds'] * 1e3:.1f} ms")
+    console.print(table)
+    return 0 if all(run["ok"] for run in data["runs"]) else 1
+
+
+def _cmd_publish(args: argparse.Namespace) -> int:
+    from .triggers.connect import publish, redacted
+
+    payload = sys.stdin.buffer.read() if args.message == "-" else args.message.encode()
+    data = _admin(args, "GET", "/_edge/triggers")
+    servers = data.get("redis", [])
+    addresses = [s["address"] for s in servers if args.channel in s["channels"]]
+    if not addresses:
+        if len(servers) != 1:
+            raise EdgeError(
+                f"no Redis trigger of the app listens on {args.channel!r}, and the app has "
+                f"{len(servers) or 'no'} Redis servers to choose from"
+            )
+        addresses = [servers[0]["address"]]
+    for address in addresses:
+        try:
+            receivers = publish(address, args.channel, payload)
+        except Exception as exc:  # redis-py's errors, or OSError
+            raise EdgeError(f"cannot publish at {redacted(address)}: {exc}") from None
+        console.print(
+            f"published {len(payload)} bytes on {args.channel!r} at {redacted(address)}: "
+            f"{receivers} subscriber{'s' if receivers != 1 else ''}",
+            highlight=False,
+        )
     return 0
 
 
@@ -277,6 +411,8 @@ COMMANDS = {
     "heal": _cmd_fault,
     "lag": _cmd_fault,
     "status": _cmd_fault,
+    "cron": _cmd_cron,
+    "publish": _cmd_publish,
 }
 
 

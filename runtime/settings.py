@@ -33,7 +33,7 @@ from .durations import parse_duration
 log = logging.getLogger("edge.settings")
 
 # EDGE_* variables that are not settings: how the supervisor hands settings to workers.
-_NOT_SETTINGS = {"EDGE_WORKER_SETTINGS", "EDGE_WORKER_LIFELINE"}
+_NOT_SETTINGS = {"EDGE_WORKER_SETTINGS", "EDGE_WORKER_LIFELINE", "EDGE_WORKER_INDEX"}
 
 DEFAULT_REGIONS = ("us-east", "eu-west", "ap-south")
 DEFAULT_ENV_FILE = Path(".env")

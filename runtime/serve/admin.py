@@ -9,6 +9,11 @@ applied by the server), reach it; with an admin token, only its holders.
     POST /_edge/partition     {"region": "eu-west"} or {"region": "a", "other": "b"}
     POST /_edge/heal          {} (everything), {"region": ...} or {"region": ..., "other": ...}
     POST /_edge/lag           {"lag": "2s", "region"?: ..., "other"?: ..., "jitter"?: "100ms"}
+    GET  /_edge/triggers      per Redis and cron trigger and region: runs, failures, last
+                              run and error, next run (cron); the Redis servers and whether
+                              the subscription stands
+    POST /_edge/cron/<component>  {} or {"region": ...}: run its cron job now, what each
+                              region's run did
 
 Faults and lag go to the shared control file, so the replicator (another
 process) acts on them at once.
@@ -35,6 +40,7 @@ from ..regions.sql_replication import sql_status
 from ..wasm.thread import WasmThread
 from .endpoints import read_endpoints
 from .host import EdgeHost
+from .triggers import Triggers, UnknownJob
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 REGION_HEADER = "x-edge-region"
@@ -85,7 +91,11 @@ def _opt(data: dict[str, Any], name: str) -> str | None:
 
 
 def admin_routes(
-    host: EdgeHost, wasm: WasmThread, control: ControlFile, public_url: str
+    host: EdgeHost,
+    wasm: WasmThread,
+    control: ControlFile,
+    public_url: str,
+    triggers: Triggers | None = None,
 ) -> list[Route]:
     def region_url(name: str) -> str:
         scheme, _, hostport = public_url.rstrip("/").partition("://")
@@ -163,6 +173,22 @@ def admin_routes(
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
+    async def trigger_status(request: Request) -> Response:
+        if triggers is None:
+            return JSONResponse({"redis": [], "triggers": []})
+        return JSONResponse(await asyncio.to_thread(triggers.status))
+
+    async def cron_run(request: Request) -> Response:
+        data = await _body(request)
+        component = request.path_params["component"]
+        if triggers is None:
+            return JSONResponse({"error": "this app has no cron jobs"}, status_code=404)
+        try:
+            answer = await triggers.fire_now(component, _opt(data, "region"))
+        except UnknownJob as exc:
+            return JSONResponse({"error": str(exc)}, status_code=404)
+        return JSONResponse(answer)
+
     return [
         Route(HEALTH_PATH, health, methods=["GET"]),
         Route("/_edge/regions", loopback_only(regions), methods=["GET"]),
@@ -171,6 +197,8 @@ def admin_routes(
         Route("/_edge/partition", loopback_only(partition), methods=["POST"]),
         Route("/_edge/heal", loopback_only(heal), methods=["POST"]),
         Route("/_edge/lag", loopback_only(lag), methods=["POST"]),
+        Route("/_edge/triggers", loopback_only(trigger_status), methods=["GET"]),
+        Route("/_edge/cron/{component}", loopback_only(cron_run), methods=["POST"]),
     ]
 
 

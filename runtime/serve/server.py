@@ -31,6 +31,7 @@ from .guard import Guard, SameOrigin
 from .host import EdgeHost
 from .incoming import IncomingGuard, read_body
 from .listener import connection_limit, serve_connections
+from .triggers import Triggers
 
 log = logging.getLogger("edge.http")
 
@@ -85,7 +86,11 @@ def _to_starlette(resp: HttpResponse, region: str) -> Response:
 
 
 def create_app(
-    host: EdgeHost, wasm: WasmThread, control: ControlFile, options: ServerOptions
+    host: EdgeHost,
+    wasm: WasmThread,
+    control: ControlFile,
+    options: ServerOptions,
+    triggers: Triggers | None = None,
 ) -> Starlette:
     async def edge_request(request: Request) -> Response:
         started = time.perf_counter()
@@ -130,7 +135,7 @@ def create_app(
     )
     return Starlette(
         routes=[
-            *admin_routes(host, wasm, control, options.public_url),
+            *admin_routes(host, wasm, control, options.public_url, triggers),
             Route("/{path:path}", edge_request, methods=methods),
         ],
         middleware=[Middleware(IncomingGuard, body_timeout=options.body_timeout), guard],

@@ -34,13 +34,17 @@ from ..outbound import ADDRESS_VARIABLE, EmbeddedRedis, wants_embedded
 from ..regions.control import ControlFile
 from ..regions.network import Network
 from ..settings import WITH_SECRETS, Settings
+from ..triggers.cron_scheduler import utc
+from ..triggers.plan import TriggerPlan
+from ..triggers.runs import RunRecord
 from ..wasm.engine import WasmEngine
 from .guard import same_origin
 from .host import app_labels
 from .hrana_service import HranaService
 from .lifeline import LIFELINE_ENV, SupervisorEnd, pair
 from .server import bound_socket
-from .worker import SETTINGS_ENV, public_url, replication_loop, serve
+from .triggers import make_plan
+from .worker import SETTINGS_ENV, WORKER_INDEX_ENV, public_url, replication_loop, serve
 
 log = logging.getLogger("edge.up")
 
@@ -122,6 +126,7 @@ def _spawn(index: int, settings: Settings) -> WorkerProcess:
     env = dict(os.environ)
     env[SETTINGS_ENV] = settings.model_dump_json(context=WITH_SECRETS)
     env[LIFELINE_ENV] = str(theirs.fileno())
+    env[WORKER_INDEX_ENV] = str(index)  # worker 0 runs the triggers; a replacement keeps it
     try:
         process = subprocess.Popen(
             [sys.executable, "-m", "runtime.serve.worker"], env=env, pass_fds=[theirs.fileno()]
@@ -156,7 +161,11 @@ def run_up(settings: Settings, *, build: bool = True) -> int:
     if redis is not None:
         settings = settings.model_copy(update={"redis_embedded_address": redis.address})
     try:
-        return _run(settings, manifest, control, remote, claim)
+        plan = trigger_plan(settings, manifest)
+        record = RunRecord.in_state_dir(settings.state_dir)
+        record.reset()  # the counts are those of this edge up
+        record.close()
+        return _run(settings, manifest, control, remote, claim, plan)
     finally:
         if redis is not None:
             redis.stop()
@@ -177,20 +186,50 @@ def start_redis(settings: Settings, manifest: Manifest) -> EmbeddedRedis | None:
     return server
 
 
+def trigger_plan(settings: Settings, manifest: Manifest) -> TriggerPlan:
+    """The app's triggers, checked here so that a bad address or restriction is one error."""
+    fallbacks = (
+        {ADDRESS_VARIABLE: settings.redis_embedded_address}
+        if settings.redis_embedded_address
+        else None
+    )
+    resolver = VariableResolver(manifest, os.environ, dotenv_path=DOTENV, fallbacks=fallbacks)
+    return make_plan(manifest, resolver.app_value, settings.regions, settings.trigger_regions)
+
+
+def trigger_banner(plan: TriggerPlan) -> None:
+    for sub in plan.redis:
+        regions = ", ".join(sub.regions) or "no region"
+        console.print(
+            f"redis trigger: channel {sub.channel!r} -> {sub.component} ({regions})",
+            highlight=False,
+        )
+    now = time.time()
+    for job in plan.cron:
+        regions = ", ".join(job.regions) or "no region"
+        console.print(
+            f"cron trigger: {job.schedule.expression!r} (UTC) -> {job.name} ({regions}); "
+            f"next {utc(job.schedule.next_after(now))}",
+            highlight=False,
+        )
+
+
 def _run(
     settings: Settings,
     manifest: Manifest,
     control: ControlFile,
     remote: list[str],
     claim: socket.socket,
+    plan: TriggerPlan,
 ) -> int:
     hrana = start_hrana(settings, manifest, control, remote)
     banner(manifest, settings, hrana, remote)
+    trigger_banner(plan)
     try:
         if settings.workers == 1:
-            # One worker: serve (and replicate) in this process, no supervisor needed.
+            # One worker: serve (and replicate, and run the triggers) in this process.
             claim.close()
-            serve(settings, replicate=True)
+            serve(settings, replicate=True, run_triggers=True)
             return 0
         loop = replication_loop(settings, app_labels(manifest, remote), control)
         try:

@@ -6,6 +6,9 @@ listening on a socket of its own on the same port (SO_REUSEPORT). A worker
 started by the supervisor sends it heartbeats and stops when it is gone
 (lifeline.py). Its stop is bounded: what the wasm thread still has queued
 gets HOST_CLOSE_SECONDS to finish before the host is left to the exit.
+
+Worker 0 (EDGE_WORKER_INDEX, set by the supervisor) also runs the app's Redis
+and cron triggers (serve/triggers.py), so that one process subscribes.
 """
 
 from __future__ import annotations
@@ -29,16 +32,19 @@ from ..regions.replication import ReplicationLoop
 from ..settings import Settings
 from ..stores import StateLayout
 from ..stores.remote import open_remote_databases
+from ..triggers.runs import RunRecord
 from ..wasm.engine import WasmEngine
 from ..wasm.thread import WasmThread
 from .guard import same_origin
 from .host import EdgeHost, HostLimits, app_labels
 from .lifeline import WasmProgress, WorkerEnd
 from .server import ServerOptions, bound_socket, create_app, serve_forever
+from .triggers import Triggers, make_plan
 
 log = logging.getLogger("edge.worker")
 
 SETTINGS_ENV = "EDGE_WORKER_SETTINGS"
+WORKER_INDEX_ENV = "EDGE_WORKER_INDEX"  # worker 0 runs the triggers
 HOST_CLOSE_SECONDS = 1.0
 
 
@@ -108,11 +114,13 @@ def public_url(settings: Settings) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def serve(settings: Settings, *, replicate: bool = False) -> None:
+def serve(settings: Settings, *, replicate: bool = False, run_triggers: bool = False) -> None:
     """Serve on the listen address, on a socket of this process's own.
 
     With `replicate`, this process also runs the replication loop (the
-    single-process `edge up`); otherwise the supervisor runs it.
+    single-process `edge up`); otherwise the supervisor runs it. With
+    `run_triggers`, it subscribes to the app's Redis channels and keeps its
+    cron schedule (one process of an `edge up` does).
     """
     line = WorkerEnd.from_env()
     if line is not None:
@@ -136,13 +144,33 @@ def serve(settings: Settings, *, replicate: bool = False) -> None:
         same_origin(settings),
         settings.admin_secret,
     )
-    app = create_app(host, wasm, control, options)
+    triggers = start_triggers(settings, host, wasm, run=run_triggers)
+    app = create_app(host, wasm, control, options, triggers)
     try:
         asyncio.run(_serve(app, sock, settings.max_connections, line, progress, wasm))
     finally:
+        triggers.stop()
         if loop is not None:
             loop.stop()
         _close_host(host, wasm)
+        triggers.record.close()
+
+
+def start_triggers(settings: Settings, host: EdgeHost, wasm: WasmThread, *, run: bool) -> Triggers:
+    """The app's triggers as this process knows them; running here if `run`."""
+    plan = make_plan(
+        host.manifest, host.variables.app_value, list(host.regions), settings.trigger_regions
+    )
+    triggers = Triggers(
+        host,
+        wasm,
+        plan,
+        RunRecord.in_state_dir(settings.state_dir),
+        redis_timeout=parse_duration(settings.redis_timeout),
+    )
+    if run:
+        triggers.start()
+    return triggers
 
 
 async def _serve(
@@ -194,7 +222,7 @@ def main() -> None:
     settings = Settings.model_validate_json(os.environ[SETTINGS_ENV])
     setup_logging(settings.log_level)
     try:
-        serve(settings)
+        serve(settings, run_triggers=os.environ.get(WORKER_INDEX_ENV, "0") == "0")
     except KeyboardInterrupt:
         pass
     except Exception:

@@ -53,8 +53,10 @@ SPIN_PLATFORM = {
     "fermyon:spin/postgres@2.0.0",
     "fermyon:spin/mysql@2.0.0",
     "fermyon:spin/rdbms-types@2.0.0",
-    # The Redis trigger's types (Spin links the unversioned v1 package's interface).
+    # The Redis trigger's types (Spin links the unversioned v1 package's interface)
+    # and the cron plugin's: interfaces of types only, nothing to link.
     "fermyon:spin/redis-types",
+    "fermyon:spin-cron/cron-types@2.0.0",
     "spin:sqlite/sqlite@3.0.0",
     "spin:postgres/postgres@3.0.0",
 }

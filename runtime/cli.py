@@ -1,4 +1,4 @@
-"""The `edge` command: build, up, componentize, deploy."""
+"""The `edge` command: build, up, componentize, deploy, push."""
 
 from __future__ import annotations
 
@@ -42,7 +42,16 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("-c", "--component", action="append", help="build only this component")
 
     up = sub.add_parser("up", help="build what is stale and serve the app locally")
-    _add_manifest(up)
+    up.add_argument(
+        "-f",
+        "--file",
+        dest="manifest",
+        type=Path,
+        default=None,
+        help="the Spin manifest (default: ./spin.toml), or an OCI reference "
+        "(REGISTRY/NAME:TAG or ...@sha256:...) of an app pushed with `edge push` or "
+        "`spin registry push`: pulled (cached by digest) and run as it is",
+    )
     up.add_argument("--listen", help="HOST:PORT to listen on (default 127.0.0.1:3000)")
     up.add_argument("--state-dir", type=Path, help="where stores live (default .edge)")
     up.add_argument("--regions", help="comma-separated region names")
@@ -136,6 +145,18 @@ def _parser() -> argparse.ArgumentParser:
     deploy = sub.add_parser("deploy", help="build, then deploy with the Spin CLI")
     _add_manifest(deploy)
     deploy.add_argument("spin_args", nargs=argparse.REMAINDER, help="passed to `spin deploy`")
+
+    push = sub.add_parser(
+        "push", help="build what is stale, then push the app to an OCI registry as Spin's artifact"
+    )
+    _add_manifest(push)
+    push.add_argument("reference", help="REGISTRY/NAME:TAG, e.g. 127.0.0.1:5000/my-app:v1")
+    push.add_argument(
+        "--insecure",
+        action="store_true",
+        default=None,
+        help="plain HTTP to the registry (default: only for loopback registries)",
+    )
     return parser
 
 
@@ -180,7 +201,20 @@ def _cmd_up(args: argparse.Namespace) -> int:
         trigger_regions=args.trigger_regions,
     )
     setup_logging(settings.log_level)
-    return run_up(settings, build=not args.no_build)
+    build = not args.no_build
+    if not settings.manifest.exists():
+        from .deploy.oci import looks_like_reference, pull
+
+        if looks_like_reference(settings.manifest):
+            reference = str(settings.manifest)
+            assert settings.cache_dir is not None  # filled by the settings' defaults
+            settings.manifest = pull(reference, settings.cache_dir / "oci")
+            console.print(
+                f"[dim]pulled[/] {reference} [dim]into[/] {settings.manifest.parent}",
+                highlight=False,
+            )
+            build = False  # the pushed .wasm as it is: nothing to build
+    return run_up(settings, build=build)
 
 
 def _cmd_componentize(args: argparse.Namespace) -> int:
@@ -205,6 +239,18 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
             "the built components are ready for `spin deploy`"
         )
     return subprocess.call([spin, "deploy", "-f", str(manifest_path), *args.spin_args])
+
+
+def _cmd_push(args: argparse.Namespace) -> int:
+    from .app.manifest import load
+    from .build.incremental import build_manifest
+    from .deploy.oci import push
+
+    manifest = load(args.manifest or Path("spin.toml"))
+    build_manifest(manifest, report=console.print)
+    pushed = push(manifest, args.reference, insecure=args.insecure)
+    console.print(f"pushed {pushed}", highlight=False)
+    return 0
 
 
 def _admin(args: argparse.Namespace, method: str, path: str, body: dict | None = None) -> dict:
@@ -407,6 +453,7 @@ COMMANDS = {
     "up": _cmd_up,
     "componentize": _cmd_componentize,
     "deploy": _cmd_deploy,
+    "push": _cmd_push,
     "partition": _cmd_fault,
     "heal": _cmd_fault,
     "lag": _cmd_fault,

@@ -33,7 +33,14 @@ from .durations import parse_duration
 log = logging.getLogger("edge.settings")
 
 # EDGE_* variables that are not settings: how the supervisor hands settings to workers.
-_NOT_SETTINGS = {"EDGE_WORKER_SETTINGS", "EDGE_WORKER_LIFELINE", "EDGE_WORKER_INDEX"}
+_NOT_SETTINGS = {
+    "EDGE_WORKER_SETTINGS",
+    "EDGE_WORKER_LIFELINE",
+    "EDGE_WORKER_INDEX",
+    # Credentials of `edge push` / `edge up -f REF` (runtime.deploy.oci_registry).
+    "EDGE_REGISTRY_USERNAME",
+    "EDGE_REGISTRY_PASSWORD",
+}
 
 DEFAULT_REGIONS = ("us-east", "eu-west", "ap-south")
 DEFAULT_ENV_FILE = Path(".env")

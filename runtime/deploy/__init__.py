@@ -1,0 +1,1 @@
+"""Deploy targets: what `build` made, handed to places outside this machine."""

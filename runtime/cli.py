@@ -212,6 +212,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
             console.print(
                 f"[dim]pulled[/] {reference} [dim]into[/] {settings.manifest.parent}",
                 highlight=False,
+                soft_wrap=True,
             )
             build = False  # the pushed .wasm as it is: nothing to build
     return run_up(settings, build=build)
@@ -249,7 +250,7 @@ def _cmd_push(args: argparse.Namespace) -> int:
     manifest = load(args.manifest or Path("spin.toml"))
     build_manifest(manifest, report=console.print)
     pushed = push(manifest, args.reference, insecure=args.insecure)
-    console.print(f"pushed {pushed}", highlight=False)
+    print(pushed)  # on stdout, alone: REF@sha256:... for scripts (the rest is on stderr)
     return 0
 
 

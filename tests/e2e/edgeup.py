@@ -29,10 +29,17 @@ def _free_port() -> int:
 
 
 class EdgeUp:
-    """`edge up` in its own process group, so SIGKILL takes the supervisor and workers."""
+    """`edge up` in its own process group, so SIGKILL takes the supervisor and workers.
+
+    `manifest` is a manifest's path, or an OCI reference (`REGISTRY/NAME:TAG`) for
+    `edge up -f REF`."""
 
     def __init__(
-        self, manifest: Path, state_dir: Path, *extra: str, env: dict[str, str] | None = None
+        self,
+        manifest: Path | str,
+        state_dir: Path,
+        *extra: str,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.state = state_dir
         self.port = _free_port()

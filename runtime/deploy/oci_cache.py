@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -34,6 +35,7 @@ from .oci_package import (
 MANIFEST_FILE = "spin.toml"
 LOCKED_FILE = "spin.lock"
 OCI_MANIFEST_FILE = "manifest.json"
+log = logging.getLogger("edge.oci")
 _KNOWN_MUST_UNDERSTAND = {"host_requirements", "component_host_requirements"}
 _KNOWN_HOST_REQUIREMENTS = {"local_service_chaining"}
 
@@ -59,9 +61,30 @@ class OciCache:
         return self.root / "apps" / _hex(digest)
 
     def unpacked(self, digest: str) -> Path | None:
-        """The manifest of the app of this digest, if it was pulled before."""
-        manifest = self.app_dir(digest) / MANIFEST_FILE
-        return manifest if manifest.is_file() else None
+        """The manifest of the app of this digest, if it was pulled before and its
+        `.wasm` files are still the pushed ones (else the copy is dropped: pull again)."""
+        directory = self.app_dir(digest)
+        manifest = directory / MANIFEST_FILE
+        if not manifest.is_file():
+            return None
+        try:
+            locked = json.loads((directory / LOCKED_FILE).read_bytes())
+            expected = {
+                directory / f"{c['id']}.wasm": c["source"]["digest"]
+                for c in locked["components"]
+                if "digest" in c["source"] and c["source"].get("inline") is None
+            }
+            changed = [want for path, want in expected.items() if _digest_of(path) != want]
+        except (OSError, ValueError, KeyError, TypeError):
+            changed = [""]
+        if not changed:
+            return manifest
+        log.warning("the cached copy of %s was changed on disk: it will be pulled again", digest)
+        for want in changed:
+            if want and self.has_blob(want) and _digest_of(self.blob_path(want)) != want:
+                self.blob_path(want).unlink()  # a hard link shared the change
+        shutil.rmtree(directory, ignore_errors=True)
+        return None
 
     def blob(self, digest: str) -> bytes:
         return self.blob_path(digest).read_bytes()
@@ -121,7 +144,7 @@ class OciCache:
         if path is not None:
             _link_or_copy(path, target)
             digest = source["digest"]
-            if "sha256:" + hashlib.sha256(target.read_bytes()).hexdigest() != digest:
+            if _digest_of(target) != digest:
                 raise EdgeError(f"component {cid!r}: the cached blob {digest} was changed on disk")
         else:
             assert data is not None
@@ -144,6 +167,14 @@ class OciCache:
                 assert data is not None
                 target.write_bytes(data)
         return f"files/{cid}"
+
+
+def _digest_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+    return "sha256:" + digest.hexdigest()
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

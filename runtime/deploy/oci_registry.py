@@ -154,6 +154,7 @@ class RegistryClient:
                 raise EdgeError(
                     f"blob {digest} of {self.ref.name} arrived with the digest {got}: not kept"
                 )
+            partial.chmod(0o444)  # the cache's copy is read-only: edge up runs it as it is
             os.replace(partial, destination)
         except requests.RequestException as exc:
             raise EdgeError(f"downloading blob {digest} from {self.base} failed: {exc}") from None

@@ -322,3 +322,19 @@ def test_unpacking_refuses_a_blob_changed_in_the_cache(app: Path, tmp_path: Path
         cache.unpack(artifact.digest, artifact.manifest, origin="test")
     assert cache.unpacked(artifact.digest) is None
     assert list((tmp_path / "cache" / "apps").iterdir()) == []  # no half-written app
+
+
+def test_a_cached_app_whose_wasm_was_changed_is_dropped(app: Path, tmp_path: Path) -> None:
+    artifact = package(load(app))
+    cache = OciCache(tmp_path / "cache")
+    for blob in artifact.layers:
+        cache.blob_path(blob.digest).parent.mkdir(parents=True, exist_ok=True)
+        cache.blob_path(blob.digest).write_bytes(blob.data)
+    path = cache.unpack(artifact.digest, artifact.manifest, origin="test")
+    assert cache.unpacked(artifact.digest) == path
+    with (path.parent / "jobs.wasm").open("ab") as wasm:  # the hard link to the blob
+        wasm.write(b"edited")
+    assert cache.unpacked(artifact.digest) is None
+    assert not path.parent.exists()
+    assert not cache.has_blob(sha(JOBS_WASM))  # it shared the edit: pulled again
+    assert cache.has_blob(sha(WEB_WASM))

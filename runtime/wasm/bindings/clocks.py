@@ -2,7 +2,8 @@
 
 Under the Emulator time moves only when a test advances it; a handler that
 reads the time (`time.time()`, `datetime.now()`) must see that time, or its
-TTLs and timestamps could not be tested without sleeping. The monotonic
+TTLs and timestamps could not be tested without sleeping. Reads between two
+advances step forward by a microsecond each, so times still order events. The monotonic
 clock (`time.monotonic()`, `time.sleep`) stays wasmtime's: deadlines are
 wall-clock limits of the host.
 """
@@ -23,9 +24,18 @@ class _Datetime(wc.Record):
         self.nanoseconds = nanoseconds
 
 
+# Each read is at least this much later than the one before: the virtual clock
+# stands still between advances, and ids or orderings taken from the time
+# (`time.time_ns()` prefixes) must still come out in the order they were made.
+STEP_NS = 1000
+
+
 def add_to_linker(root: Any, import_name: str, now: Callable[[], float]) -> None:
+    last = [0]
+
     def wall_now(store: Any) -> _Datetime:
-        ns = int(now() * 1_000_000_000)
+        ns = max(int(now() * 1_000_000_000), last[0] + STEP_NS)
+        last[0] = ns
         return _Datetime(ns // 1_000_000_000, ns % 1_000_000_000)
 
     def resolution(store: Any) -> _Datetime:

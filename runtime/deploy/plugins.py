@@ -103,6 +103,12 @@ def handoff(
     argv = [spin, plugin, "deploy"]
     if plugin == "cloud":
         argv += ["--from", manifest_path.name]
+    elif manifest_path.name != "spin.toml" and not extra:
+        raise PluginError(
+            f"`spin {plugin} deploy` reads spin.toml in the app's folder, and the manifest is "
+            f"{manifest_path.name}: name it spin.toml, or give the plugin its own option for "
+            "it after -- (edge passes it as is)"
+        )
     shown = list(argv)
     for name, value in sorted(values.plain.items()):
         argv += ["--variable", f"{name}={value}"]

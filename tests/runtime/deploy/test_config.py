@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from runtime.deploy.config import DeployFileError, selected_regions
@@ -169,3 +171,14 @@ def test_selected_regions() -> None:
     assert selected_regions(deploy, ["ap-south", "us-east"]) == ["us-east", "ap-south"]
     with pytest.raises(DeployFileError, match="no region 'mars'"):
         selected_regions(deploy, ["mars"])
+
+
+def test_the_readme_example_is_a_valid_deploy_file() -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    section = readme[readme.index("### Deploying to regions") :]
+    example = section[section.index("```toml\n") + 8 :]
+    example = example[: example.index("```")]
+    deploy = deploy_file(example)
+    assert list(deploy.regions) == ["us-east", "eu-west", "ap-south"]
+    assert deploy.databases["default"].url_for("ap-south") == "https://notes-acme.turso.io"
+    assert deploy.regions["eu-west"].autoscaling is not None

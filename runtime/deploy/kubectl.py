@@ -147,15 +147,10 @@ def _run(step: Step, region: RegionDeploy, report: Callable[[str], None]) -> Non
         )
 
 
-def apply_regions(
-    regions: list[RegionDeploy],
-    kubectl: str,
-    wait_seconds: float,
-    report: Callable[[str], None],
-) -> None:
-    """Dry-run every region, then apply each, then wait for each to be ready."""
+def apply_regions(regions: list[RegionDeploy], kubectl: str, report: Callable[[str], None]) -> None:
+    """Dry-run every region, then apply each (KubectlError says which were applied)."""
     by_name = {region.region: region for region in regions}
-    preflight, apply, wait = steps(regions, kubectl, wait_seconds)
+    preflight, apply, _ = steps(regions, kubectl, 0)
     for step in preflight:
         try:
             _run(step, by_name[step.region], report)
@@ -169,5 +164,15 @@ def apply_regions(
             done = ", ".join(applied) or "none"
             raise KubectlError(f"{exc}\nregions applied before it: {done}") from None
         applied.append(step.region)
-    for step in wait:
+
+
+def wait_regions(
+    regions: list[RegionDeploy],
+    kubectl: str,
+    wait_seconds: float,
+    report: Callable[[str], None],
+) -> None:
+    """Wait for each region's SpinApp to be available and its Deployment rolled out."""
+    by_name = {region.region: region for region in regions}
+    for step in steps(regions, kubectl, wait_seconds)[2]:
         _run(step, by_name[step.region], report)

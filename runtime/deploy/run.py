@@ -17,7 +17,7 @@ import os
 import re
 import subprocess
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +133,9 @@ def deploy(opts: DeployOptions) -> int:
     artifact = Artifact(image, digests, sources, pushed_to=opts.registry)
     head = artifact_lines(artifact, reports)
     if target.kind == "kubernetes":
+        if image is None and opts.registry is None and deploy_file.image:
+            artifact = replace(artifact, image=deploy_file.image)
+            head = artifact_lines(artifact, reports)
         return _kubernetes(opts, manifest, deploy_file, artifact, head)
     return _plugin(opts, manifest, deploy_file, target, artifact, head)
 
@@ -144,10 +147,12 @@ def _render(
     image: str | None,
     env: Mapping[str, str],
 ) -> list[RegionDeploy]:
-    rendered = [render_region(manifest, deploy, region, image, env) for region in regions]
+    return [render_region(manifest, deploy, region, image, env) for region in regions]
+
+
+def _validate(rendered: list[RegionDeploy]) -> None:
     for region in rendered:
         validate(region.objects, f"region {region.region!r}")
-    return rendered
 
 
 def _problems(found: list[str], opts: DeployOptions) -> None:
@@ -196,25 +201,38 @@ def _kubernetes(
     shown_old = _restricted(old, set(names), set(deploy.regions))
     _print_changes(opts, shown_old, new, path)
     _problems([p for region in rendered for p in region.problems], opts)
+    _validate(rendered)
     if opts.plan_only:
         return 0
+    kubectl = wait = None
+    if opts.apply:
+        kubectl = kubectl_steps.find_kubectl(opts.kubectl, opts.process_env)
+        wait = _seconds(opts.wait_timeout)
     if artifact.pushed_to is not None:
         pushed = _push(manifest, artifact.pushed_to, opts.report)
         artifact = Artifact(pushed, artifact.components, artifact.sources)
         rendered = _render(manifest, deploy, names, pushed, opts.env)
+        _validate(rendered)
         new = _kubernetes_record(artifact, rendered)
-    if opts.apply:
-        kubectl = kubectl_steps.find_kubectl(opts.kubectl, opts.process_env)
-        wait = parse_duration(opts.wait_timeout)
-        kubectl_steps.apply_regions(rendered, kubectl, wait, opts.report)
-        opts.report(f"applied to {len(rendered)} region(s); each SpinApp is available")
+    if kubectl is not None and wait is not None:
+        kubectl_steps.apply_regions(rendered, kubectl, opts.report)
     else:
         for region in rendered:
             _write_region(out_dir / region.region, region, opts.report)
     merged = dict(old.get("regions", {})) if old else {}
     merged.update(new["regions"])
-    save_record(path, {**new, "regions": merged})
+    save_record(path, {**new, "regions": merged})  # what the clusters now have, or will
+    if kubectl is not None and wait is not None:
+        kubectl_steps.wait_regions(rendered, kubectl, wait, opts.report)
+        opts.report(f"applied to {len(rendered)} region(s); each SpinApp is available")
     return 0
+
+
+def _seconds(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise EdgeError(f"--wait-timeout {text!r}: {exc}") from None
 
 
 def _restricted(

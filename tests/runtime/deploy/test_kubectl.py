@@ -77,7 +77,7 @@ def test_apply_fails_clearly_on_a_context_that_does_not_exist(
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-such-kubeconfig"))
     lines: list[str] = []
     with pytest.raises(KubectlError) as info:
-        apply_regions(regions(), KUBECTL, 5, lines.append)
+        apply_regions(regions(), KUBECTL, lines.append)
     message = str(info.value)
     assert "region 'us-east' (context 'gke-us-east', namespace 'edge')" in message
     assert 'context "gke-us-east" does not exist' in message
@@ -103,7 +103,7 @@ def test_apply_fails_clearly_when_the_cluster_does_not_answer(
     )
     monkeypatch.setenv("KUBECONFIG", str(config))
     with pytest.raises(KubectlError) as info:
-        apply_regions(regions()[:1], KUBECTL, 5, lambda line: None)
+        apply_regions(regions()[:1], KUBECTL, lambda line: None)
     message = str(info.value)
     assert "kubectl failed to check the objects against the cluster (dry run)" in message
     assert "127.0.0.1:9" in message

@@ -110,6 +110,11 @@ def test_writes_each_region_and_then_reports_changes(app: Path) -> None:
     ]
 
 
+def test_no_image_is_said_plainly(app: Path) -> None:
+    with pytest.raises(EdgeError, match="no image for region 'us-east': give --image"):
+        run(app, image=None, plan_only=True)
+
+
 def test_missing_secrets_stop_it_before_anything_is_written(app: Path) -> None:
     with pytest.raises(EdgeError) as info:
         run(app, env={})

@@ -108,3 +108,10 @@ def test_apply_fails_clearly_when_the_cluster_does_not_answer(
     assert "kubectl failed to check the objects against the cluster (dry run)" in message
     assert "127.0.0.1:9" in message
     assert "nothing was applied to any region" in message
+
+
+def test_edge_deploys_environment_keys_are_no_typos_to_edge_up() -> None:
+    from runtime.settings import unknown_edge_keys
+
+    env = {"EDGE_KUBECTL": KUBECTL, "EDGE_KV_PASSWORD_CACHE": "x", "EDGE_KUBECTLL": "y"}
+    assert unknown_edge_keys(env, None) == ["EDGE_KUBECTLL"]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -13,6 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 from rich.console import Group
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from .errors import EdgeError
@@ -142,9 +141,49 @@ def _parser() -> argparse.ArgumentParser:
     comp.add_argument("-o", "--output", type=Path, required=True, help="the .wasm to write")
     comp.add_argument("--app-dir", type=Path, default=None, help="where the module lives")
 
-    deploy = sub.add_parser("deploy", help="build, then deploy with the Spin CLI")
+    deploy = sub.add_parser(
+        "deploy",
+        help="build, check against Spin, and deploy to SpinKube regions or a Spin plugin",
+        description="Build the app, check it against Spin, print the plan, then write the "
+        "Kubernetes manifests of each region (or apply them), or hand the app to a Spin plugin. "
+        "Where each region goes is in the deploy file (edge-deploy.toml beside spin.toml).",
+    )
     _add_manifest(deploy)
-    deploy.add_argument("spin_args", nargs=argparse.REMAINDER, help="passed to `spin deploy`")
+    deploy.add_argument(
+        "--to",
+        nargs="+",
+        metavar="TARGET",
+        help="kubernetes | spin-cloud | akamai | plugin NAME (default: the deploy file's target)",
+    )
+    deploy.add_argument(
+        "--deploy-file",
+        type=Path,
+        help="the deploy file (default: edge-deploy.toml beside spin.toml)",
+    )
+    deploy.add_argument(
+        "--region", action="append", dest="regions", help="deploy only this region (repeatable)"
+    )
+    deploy.add_argument("--image", help="the app's OCI image, already pushed: REF@sha256:DIGEST")
+    deploy.add_argument("--registry", help="push the app to this reference first (edge push)")
+    deploy.add_argument(
+        "--out", type=Path, help="folder of the written manifests (default: .edge/deploy)"
+    )
+    deploy.add_argument(
+        "--apply",
+        action="store_true",
+        help="apply to each region's cluster with kubectl and wait until it is ready",
+    )
+    deploy.add_argument("--kubectl", help="the kubectl to run (default: $EDGE_KUBECTL, or PATH)")
+    deploy.add_argument(
+        "--wait-timeout", default="5m", help="how long --apply waits for each region (5m)"
+    )
+    deploy.add_argument(
+        "--plan", action="store_true", help="print what would be deployed and changed, and stop"
+    )
+    deploy.add_argument("--state-dir", type=Path, help="where the deploy record lives (.edge)")
+    deploy.add_argument(
+        "plugin_args", nargs="*", metavar="-- ARGS", help="after --: passed to the Spin plugin"
+    )
 
     push = sub.add_parser(
         "push", help="build what is stale, then push the app to an OCI registry as Spin's artifact"
@@ -228,18 +267,32 @@ def _cmd_componentize(args: argparse.Namespace) -> int:
 
 
 def _cmd_deploy(args: argparse.Namespace) -> int:
-    from .app.manifest import load
-    from .build.incremental import build_manifest
+    import os
 
-    manifest_path = args.manifest or Path("spin.toml")
-    build_manifest(load(manifest_path), report=console.print)
-    spin = shutil.which("spin")
-    if spin is None:
-        raise EdgeError(
-            "the Spin CLI is not on PATH: install it (https://spinframework.dev) to deploy; "
-            "the built components are ready for `spin deploy`"
-        )
-    return subprocess.call([spin, "deploy", "-f", str(manifest_path), *args.spin_args])
+    from .app.variables import read_dotenv
+    from .deploy.run import DeployOptions, deploy
+    from .settings import load_settings
+
+    settings = load_settings(manifest=args.manifest, state_dir=args.state_dir)
+    options = DeployOptions(
+        manifest_path=settings.manifest,
+        deploy_file=args.deploy_file,
+        to=args.to,
+        regions=args.regions,
+        image=args.image,
+        registry=args.registry,
+        out_dir=args.out,
+        apply=args.apply,
+        kubectl=args.kubectl,
+        wait_timeout=args.wait_timeout,
+        plan_only=args.plan,
+        state_dir=settings.state_dir,
+        plugin_args=list(args.plugin_args),
+        env={**read_dotenv(Path(".env")), **os.environ},
+        out=lambda line: print(line, flush=True),
+        report=lambda line: console.print(line, highlight=False, markup=False, soft_wrap=True),
+    )
+    return deploy(options)
 
 
 def _cmd_push(args: argparse.Namespace) -> int:
@@ -469,7 +522,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = COMMANDS[args.command](args)
     except EdgeError as exc:
-        console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        # escape: a message may quote TOML such as [[trigger.http]], which is no markup.
+        console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
         code = 1
     except ValidationError as exc:
         console.print(f"[bold red]invalid settings:[/] {exc}", highlight=False)

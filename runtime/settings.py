@@ -33,6 +33,8 @@ from .durations import parse_duration
 log = logging.getLogger("edge.settings")
 
 # EDGE_* variables that are not settings: how the supervisor hands settings to workers.
+# Not settings of edge up, yet edge's: the workers' handoff, registry credentials,
+# and edge deploy's kubectl.
 _NOT_SETTINGS = {
     "EDGE_WORKER_SETTINGS",
     "EDGE_WORKER_LIFELINE",
@@ -40,7 +42,10 @@ _NOT_SETTINGS = {
     # Credentials of `edge push` / `edge up -f REF` (runtime.deploy.oci_registry).
     "EDGE_REGISTRY_USERNAME",
     "EDGE_REGISTRY_PASSWORD",
+    "EDGE_KUBECTL",
 }
+# Prefixes of secrets that edge deploy reads: a Redis password per key-value label.
+_SECRET_PREFIXES = ("EDGE_KV_PASSWORD_",)
 
 DEFAULT_REGIONS = ("us-east", "eu-west", "ap-south")
 DEFAULT_ENV_FILE = Path(".env")
@@ -370,6 +375,7 @@ def unknown_edge_keys(env: Mapping[str, str], env_file: str | Path | None) -> li
         if k.upper().startswith("EDGE_")
         and k.upper() not in known
         and not k.upper().startswith(TOKEN_ENV_PREFIX)
+        and not k.upper().startswith(_SECRET_PREFIXES)
     )
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ..app.model import ComponentSpec, Manifest
 from .componentize import FRAMEWORK_DIR, BuildError, Report, output_tail
+from .contract import TRIGGER_EXPORTS
 
 SKIP_DIRS = {".git", ".edge", ".venv", "venv", "__pycache__", "node_modules", ".spin", "target"}
 
@@ -141,10 +142,10 @@ def build_manifest(
     return results
 
 
-# What each trigger calls, as it appears in a component's export section.
+# What each trigger calls (the contract's names), and the handler that exports it.
 _TRIGGER_EXPORT_NAMES = {
-    "redis": (b"fermyon:spin/inbound-redis", "@redis_component"),
-    "cron": (b"handle-cron-event", "@cron_component"),
+    "redis": (TRIGGER_EXPORTS["redis"].encode(), "@redis_component"),
+    "cron": (TRIGGER_EXPORTS["cron"].encode(), "@cron_component"),
 }
 
 

@@ -282,3 +282,28 @@ def test_a_missing_plugin_told_by_spins_exit_status(app: Path, tmp_path: Path) -
     assert "run `spin plugins install aka`" in done.stderr
     assert [call[:2] for call in spin_calls(tmp_path)] == [["plugins", "list"], ["aka", "deploy"]]
     assert_no_secret(done.stdout, done.stderr)
+
+
+def test_deploy_pushes_to_the_registry_first(app: Path) -> None:
+    """`--registry REF`: edge push to a real registry, then the SpinApps name its digest."""
+    from runtime.app.manifest import load
+    from runtime.deploy.oci import artifact_digest
+
+    from .registry import LoopbackRegistry, registry_binary
+
+    binary = registry_binary()
+    if binary is None:
+        pytest.skip("no docker-registry on PATH (tools/install-registry.sh installs it)")
+    registry = LoopbackRegistry(binary, app.parent / "registry")
+    registry.start()
+    try:
+        done = edge(app, "--to", "kubernetes", "--registry", f"{registry.address}/notes:v1")
+    finally:
+        registry.stop()
+    assert done.returncode == 0, done.stderr
+    assert_no_secret(done.stdout, done.stderr)
+    digest = artifact_digest(load(app / "spin.toml"))
+    for region in ("us-east", "eu-west", "ap-south"):
+        text = (app / ".edge" / "deploy" / region / "spinapp.yaml").read_text()
+        (spinapp,) = [o for o in yaml.safe_load_all(text) if o and o["kind"] == "SpinApp"]
+        assert spinapp["spec"]["image"] == f"{registry.address}/notes:v1@{digest}"

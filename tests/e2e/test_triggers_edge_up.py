@@ -237,8 +237,12 @@ def test_cron_runs_now_over_the_admin_api_in_every_region(up: EdgeUp) -> None:
     ]
     stamp = body["timestamp"]
     assert abs(stamp - time.time()) < 30
+    # A manual run in the very second the schedule fires ("0 */10 * * * *") shares
+    # its timestamp with the scheduled run (seen once in CI, at 02:20:00).
+    on_schedule = stamp % 600 == 0
     for region in REGIONS:
-        assert state(up, region)["ticks"].count(stamp) == 1
+        count = state(up, region)["ticks"].count(stamp)
+        assert count in (1, 2) if on_schedule else count == 1
     cron = stats(up, "cron:jobs")
     for region in REGIONS:
         assert cron[region]["runs"] >= 1

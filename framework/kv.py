@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any, TypeVar
 
 from ._bindings import err_type, wit_import
+from ._handles import HostHandle
 from .errors import (
     AccessDeniedError,
     KVError,
@@ -53,7 +53,7 @@ def open_default() -> Store:
     return open("default")
 
 
-class Store:
+class Store(HostHandle):
     """An open key-value store. Use as a context manager, or `close()` it, to free it early."""
 
     def __init__(self, handle: Any, label: str) -> None:
@@ -102,23 +102,6 @@ class Store:
         """Store `obj` as compact UTF-8 JSON."""
         text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         self.set(key, text.encode("utf-8"))
-
-    def close(self) -> None:
-        """Release the store's handle (idempotent)."""
-        handle, self._handle = self._handle, None
-        if handle is not None:
-            handle.__exit__(None, None, None)
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = "closed" if self._handle is None else "open"

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable
-from types import TracebackType
 from typing import Any, TypeVar
 
 from ._bindings import err_type, wit_import
+from ._handles import HostHandle
 from .errors import (
     RedisError,
     RedisInvalidAddress,
@@ -66,7 +66,7 @@ def open(address: str) -> Connection:
     return Connection(handle, address)
 
 
-class Connection:
+class Connection(HostHandle):
     """An open connection. Use as a context manager, or `close()` it, to free it early."""
 
     def __init__(self, handle: Any, address: str) -> None:
@@ -123,23 +123,6 @@ class Connection:
         params = [_argument(a, bindings) for a in _items(arguments, "arguments")]
         results = self._call(lambda h: h.execute(_text(command, "command"), params))
         return [_reply(r) for r in results]
-
-    def close(self) -> None:
-        """Close the connection (idempotent)."""
-        handle, self._handle = self._handle, None
-        if handle is not None:
-            handle.__exit__(None, None, None)
-
-    def __enter__(self) -> Connection:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = "closed" if self._handle is None else "open"

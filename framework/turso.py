@@ -21,10 +21,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from types import TracebackType
 from typing import Any
 
 from ._bindings import err_type, wit_import
+from ._handles import HostHandle
 from .errors import (
     DatabaseAccessDeniedError,
     DatabaseError,
@@ -61,7 +61,7 @@ def connect(label: str = "default") -> Connection:
     return Connection(handle, label)
 
 
-class Connection:
+class Connection(HostHandle):
     """An open database connection. Use as a context manager, or `close()` it."""
 
     def __init__(self, handle: Any, label: str) -> None:
@@ -106,23 +106,6 @@ class Connection:
         except DatabaseError:
             self._rollback(depth, savepoint)  # a failed COMMIT can leave it open
             raise
-
-    def close(self) -> None:
-        """Release the connection (idempotent)."""
-        handle, self._handle = self._handle, None
-        if handle is not None:
-            handle.__exit__(None, None, None)
-
-    def __enter__(self) -> Connection:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = "closed" if self._handle is None else "open"

@@ -70,6 +70,17 @@ def _parser() -> argparse.ArgumentParser:
         "--deadline-ms", type=int, help="time limit per request (wall clock, host calls included)"
     )
     up.add_argument("--memory-limit-mb", type=int, help="memory limit per instance")
+    up.add_argument(
+        "--max-instance-reuse-count",
+        metavar="N|A..B",
+        help="requests one instance serves (default 1: a fresh instance per request, as Spin "
+        "does for WASI P2 components); A..B draws a count per instance",
+    )
+    up.add_argument(
+        "--idle-instance-timeout",
+        metavar="T|A..B",
+        help="how long a reused instance waits for its next request (1s)",
+    )
     up.add_argument("--max-body-bytes", type=int, help="request body limit")
     up.add_argument("--body-timeout", help="time a whole request body may take (10s)")
     up.add_argument("--max-connections", type=int, help="open connections per worker (512)")
@@ -226,6 +237,8 @@ def _cmd_up(args: argparse.Namespace) -> int:
         worker_timeout=args.worker_timeout,
         deadline_ms=args.deadline_ms,
         memory_limit_mb=args.memory_limit_mb,
+        max_instance_reuse_count=args.max_instance_reuse_count,
+        idle_instance_timeout=args.idle_instance_timeout,
         max_body_bytes=args.max_body_bytes,
         body_timeout=args.body_timeout,
         max_connections=args.max_connections,

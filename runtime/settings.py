@@ -29,6 +29,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .app.runtime_config import TOKEN_ENV_PREFIX
 from .durations import parse_duration
+from .ranges import parse_count_range, parse_duration_range
 
 log = logging.getLogger("edge.settings")
 
@@ -156,6 +157,14 @@ class Settings(BaseSettings):
         "this long is killed and replaced; must exceed the request deadline",
     )
     pool_size: int = Field(4, ge=0, description="instances made ahead, per worker and component")
+    max_instance_reuse_count: str = Field(
+        "1",
+        description="requests one instance serves (Spin 4's flag): N, or A..B drawn per "
+        "instance; 1 (the default, as Spin for WASI P2): a fresh instance per request",
+    )
+    idle_instance_timeout: str = Field(
+        "1s", description="how long a reused instance waits for its next request (or A..B)"
+    )
     log_level: str = "info"
     cache_dir: Path | None = Field(None, description="compiled components; default ~/.cache/edge")
     replication_lag: str = Field("1s", description="time for a write to reach other regions")
@@ -194,6 +203,18 @@ class Settings(BaseSettings):
     def _check_duration(cls, value: str) -> str:
         parse_duration(value)
         return value
+
+    @field_validator("max_instance_reuse_count")
+    @classmethod
+    def _check_reuse_count(cls, value: str) -> str:
+        parse_count_range(value)
+        return value.strip()
+
+    @field_validator("idle_instance_timeout")
+    @classmethod
+    def _check_idle_timeout(cls, value: str) -> str:
+        parse_duration_range(value)
+        return value.strip()
 
     @field_validator("body_timeout", "redis_timeout")
     @classmethod

@@ -47,6 +47,7 @@ from ..wasm.instances import (
     ResponseTooLarge,
     missing_trigger_export,
 )
+from ..wasm.reuse import FRESH, ReusePolicy
 
 if TYPE_CHECKING:  # libsql-client (and aiohttp) load only when a runtime config needs them
     from ..stores.remote import RemoteDatabase
@@ -69,6 +70,7 @@ class HostLimits:
     memory_limit_bytes: int = 256 * 1024 * 1024
     pool_size: int = 4
     max_response_body_bytes: int = MAX_RESPONSE_BODY_BYTES
+    reuse: ReusePolicy = FRESH  # one request per instance unless asked
 
 
 def _json_error(status: int, message: str) -> HttpResponse:
@@ -111,6 +113,8 @@ class Region:
                 memory_limit_bytes=host.limits.memory_limit_bytes,
                 pool_size=host.limits.pool_size,
                 max_response_body_bytes=host.limits.max_response_body_bytes,
+                reuse=host.limits.reuse,
+                clock=host.clock.now,
             )
 
     def _open_kv(self, label: str) -> object:
@@ -119,6 +123,8 @@ class Region:
 
     def refill_one(self) -> bool:
         """Make one instance for the emptiest pool; True if any pool is still short."""
+        for runner in self.runners.values():
+            runner.expire_idle()
         short = [r for r in self.runners.values() if r.pool_len() < r.pool_size]
         if not short:
             return False

@@ -55,6 +55,14 @@ def connection_limit(wanted: int) -> int:
     return wanted
 
 
+def no_delay(conn: socket.socket) -> None:
+    """Send each write at once. asyncio sets TCP_NODELAY only on sockets whose proto
+    is IPPROTO_TCP, and an accepted one has proto 0: without it, a response written
+    as headers then body waits for the client's delayed ACK (40 ms on Linux)."""
+    if conn.family in (socket.AF_INET, socket.AF_INET6):
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 async def serve_connections(
     app: ASGIApp,
     config: Config,
@@ -76,6 +84,7 @@ async def serve_connections(
 
     async def serve_one(conn: socket.socket) -> None:
         try:
+            no_delay(conn)
             reader, writer = await asyncio.open_connection(sock=conn)
         except OSError:
             conn.close()

@@ -27,6 +27,7 @@ from ..app.runtime_config import load_runtime_config
 from ..durations import parse_duration
 from ..logs import setup_logging
 from ..outbound import ADDRESS_VARIABLE, RedisOptions
+from ..ranges import parse_count_range, parse_duration_range
 from ..regions.control import ControlFile
 from ..regions.replication import ReplicationLoop
 from ..settings import Settings
@@ -34,6 +35,7 @@ from ..stores import StateLayout
 from ..stores.remote import open_remote_databases
 from ..triggers.runs import RunRecord
 from ..wasm.engine import WasmEngine
+from ..wasm.reuse import ReusePolicy
 from ..wasm.thread import WasmThread
 from .guard import same_origin
 from .host import EdgeHost, HostLimits, app_labels
@@ -76,6 +78,10 @@ def start_host(
                 deadline_ms=settings.deadline_ms,
                 memory_limit_bytes=settings.memory_limit_mb * 1024 * 1024,
                 pool_size=settings.pool_size,
+                reuse=ReusePolicy(
+                    parse_count_range(settings.max_instance_reuse_count),
+                    parse_duration_range(settings.idle_instance_timeout),
+                ),
             ),
             engine=WasmEngine(settings.cache_dir),
             primary_region=settings.primary_region,

@@ -35,6 +35,7 @@ from ..build.incremental import build_manifest
 from ..durations import parse_duration
 from ..errors import EdgeError
 from ..outbound import ADDRESS_VARIABLE, EmbeddedRedis, RedisOptions, wants_embedded
+from ..ranges import parse_count_range, parse_duration_range
 from ..regions.clock import VirtualClock
 from ..regions.kv_replication import KVReplicator
 from ..regions.network import DEFAULT_JITTER, Network
@@ -46,6 +47,7 @@ from ..serve.host import EdgeHost, HostLimits, TriggerRun
 from ..stores import KVStore, SqlConnection, SqlDatabase
 from ..triggers.plan import RedisSubscription, TriggerPlan, plan_triggers
 from ..wasm.engine import WasmEngine
+from ..wasm.reuse import ReusePolicy
 from .kv_history import (
     History,
     RecordingKV,
@@ -159,6 +161,8 @@ class Emulator:
         redis_max_connections: int | None = None,
         origins: Mapping[str, str] | None = None,
         trigger_regions: Mapping[str, Sequence[str]] | None = None,
+        max_instance_reuse_count: str | int = 1,
+        idle_instance_timeout: str | float = "1s",
     ) -> None:
         if clock != "virtual":
             raise ValueError("the Emulator runs on the virtual clock; `edge up` uses the real one")
@@ -196,6 +200,11 @@ class Emulator:
                     deadline_ms=deadline_ms,
                     memory_limit_bytes=memory_limit_mb * 1024 * 1024,
                     pool_size=1,
+                    reuse=ReusePolicy(
+                        parse_count_range(str(max_instance_reuse_count)),
+                        parse_duration_range(str(idle_instance_timeout)),
+                        seed=seed,
+                    ),
                 ),
                 engine=WasmEngine(cache_dir, wall_clock=self.clock.now),
                 env=env,

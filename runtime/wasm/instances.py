@@ -13,6 +13,7 @@ boundary in pieces (`runtime.wasm.body`).
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections import deque
 from collections.abc import Callable
@@ -33,7 +34,7 @@ from .bindings import (
     shadow_wall_clock,
 )
 from .bindings.clocks import WALL_CLOCK_PREFIX
-from .bindings.context import RequestOver
+from .bindings.context import RequestOver, StaleHandle
 from .bindings.http import HANDLER_PREFIX
 from .engine import WasmEngine
 from .failures import (
@@ -45,6 +46,7 @@ from .failures import (
     trap_cause,
 )
 from .http_helper import Helper
+from .reuse import FRESH, ReusePolicy
 from .watchdog import Abandoned, TooManyStuck
 
 __all__ = [
@@ -116,13 +118,16 @@ class _Request(wc.Record):
 
 @dataclass
 class _Ready:
-    """An instantiated component waiting for its one request."""
+    """An instantiated component waiting for its request (or its next, when reused)."""
 
     store: wasmtime.Store
     exports: dict[str, wc.Func]  # the dispatch interface's functions by name
     context: CallContext
     output: bytearray = field(default_factory=bytearray)
     instance: wc.Instance | None = None  # for the trigger exports, looked up on use
+    requests_left: int = 1
+    idle_timeout: float = 0.0  # seconds a reused instance may wait for its next request
+    idle_since: float = 0.0
 
 
 def _linker_for(engine: WasmEngine, component: wc.Component) -> wc.Linker:
@@ -157,7 +162,11 @@ class ComponentRunner:
         memory_limit_bytes: int,
         pool_size: int,
         max_response_body_bytes: int = MAX_RESPONSE_BODY_BYTES,
+        reuse: ReusePolicy = FRESH,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`clock` (seconds) times how long reused instances have been idle: the
+        Emulator's virtual clock, so that its tests decide when they expire."""
         self.engine = engine
         self.component = component
         self.services = services
@@ -166,10 +175,30 @@ class ComponentRunner:
         self.memory_limit_bytes = memory_limit_bytes
         self.pool_size = pool_size
         self.max_response_body_bytes = max_response_body_bytes
+        self.reuse = reuse
+        self._clock = clock
+        self._rng = random.Random(reuse.seed)
         self._linker = _linker_for(engine, component)
-        self._pool: deque[_Ready] = deque()
+        self._exports: dict[str, Any] | None = None  # the dispatch exports' indices
+        self._pool: deque[_Ready] = deque()  # fresh instances, made ahead
+        self._warm: list[_Ready] = []  # instances that served a request and may serve more
         self._signatures: dict[str, Any] = {}  # the dispatch exports' types, taken once
-        self.stats = {"requests": 0, "pool_misses": 0, "traps": 0, "deadlines": 0}
+        self.stats = {"requests": 0, "pool_misses": 0, "traps": 0, "deadlines": 0, "reused": 0}
+
+    def _dispatch_exports(self) -> dict[str, Any]:
+        # Export indices belong to the component: looked up once, valid in every instance.
+        iface = self.component.get_export_index(DISPATCH_INTERFACE)
+        found = {
+            name: self.component.get_export_index(name, iface) if iface else None
+            for name in body.EXPORTS
+        }
+        missing = [name for name, index in found.items() if index is None]
+        if missing:
+            raise GuestFailure(
+                f"component {self.component_id!r} does not export {missing[0]} of "
+                f"{DISPATCH_INTERFACE}: rebuild it with this version (`edge build`)"
+            )
+        return found
 
     def _instantiate(self) -> _Ready:
         store = wasmtime.Store(self.engine.engine)
@@ -190,25 +219,37 @@ class ComponentRunner:
         context = CallContext(self.services, http_helper=self.engine.http_helper)
         with entered(context):
             instance = self._linker.instantiate(store, self.component)
-        exports = {name: self._export(instance, store, name) for name in body.EXPORTS}
-        for name, func in exports.items():
+        if self._exports is None:
+            self._exports = self._dispatch_exports()
+        exports = {}
+        for name, index in self._exports.items():
+            func = instance.get_func(store, index)
+            if func is None:  # an export of that name that is not a function
+                raise GuestFailure(
+                    f"component {self.component_id!r}: {name} of {DISPATCH_INTERFACE} "
+                    "is not a function: rebuild it with this version (`edge build`)"
+                )
+            exports[name] = func
             if name not in self._signatures:
                 self._signatures[name] = convert.signature(func, store)
-        return _Ready(store, exports, context, output, instance)
-
-    def _export(self, instance: wc.Instance, store: wasmtime.Store, name: str) -> wc.Func:
-        iface = instance.get_export_index(store, DISPATCH_INTERFACE)
-        index = instance.get_export_index(store, name, iface) if iface else None
-        func = instance.get_func(store, index) if index else None
-        if func is None:
-            raise GuestFailure(
-                f"component {self.component_id!r} does not export {name} of "
-                f"{DISPATCH_INTERFACE}: rebuild it with this version (`edge build`)"
-            )
-        return func
+        ready = _Ready(store, exports, context, output, instance)
+        if self.reuse.reuses:
+            ready.requests_left, ready.idle_timeout = self.reuse.lifetime(self._rng)
+        return ready
 
     def pool_len(self) -> int:
         return len(self._pool)
+
+    def warm_len(self) -> int:
+        return len(self._warm)
+
+    def expire_idle(self) -> int:
+        """Drop reused instances idle for longer than their timeout; how many went."""
+        now = self._clock()
+        kept = [r for r in self._warm if now - r.idle_since < r.idle_timeout]
+        gone = len(self._warm) - len(kept)
+        self._warm = kept
+        return gone
 
     def refill_one(self) -> None:
         """Make one instance ahead of time (called when the wasm thread is idle)."""
@@ -224,6 +265,7 @@ class ComponentRunner:
         response, ready = self._run(lambda ready: self._dispatch(ready, request), chain_depth)
         # A handler's uncaught exception is a 500 whose traceback the guest printed.
         self._flush_output(ready, logging.WARNING if response.status >= 500 else logging.INFO)
+        self._keep(ready)
         return response
 
     def run_trigger(self, kind: str, argument: Any) -> str | None:
@@ -244,6 +286,7 @@ class ComponentRunner:
 
         result, ready = self._run(work, 0)
         self._flush_output(ready, logging.INFO if result is None else logging.WARNING)
+        self._keep(ready)
         if result is None:
             return None
         detail = getattr(result, "payload", None)
@@ -265,12 +308,8 @@ class ComponentRunner:
         return func
 
     def _run(self, work: Callable[[_Ready], T], chain_depth: int) -> tuple[T, _Ready]:
-        """`work(ready)` on a fresh instance, with the deadline; what it returned."""
-        if self._pool:
-            ready = self._pool.popleft()
-        else:
-            self.stats["pool_misses"] += 1
-            ready = self._instantiate()
+        """`work(ready)` on an instance, with the deadline; what it returned."""
+        ready = self._take()
         self.stats["requests"] += 1
         deadline = time.monotonic() + self.deadline_ms / 1000
         ready.context.deadline = deadline
@@ -306,6 +345,29 @@ class ComponentRunner:
         if failure is not None:
             raise failure
         return response, ready  # type: ignore[return-value]  # done: work returned it
+
+    def _take(self) -> _Ready:
+        """A reused instance still within its idle timeout, else a fresh one."""
+        now = self._clock()
+        while self._warm:
+            ready = self._warm.pop()  # the most recently used: the likeliest to be warm
+            if now - ready.idle_since < ready.idle_timeout:
+                self.stats["reused"] += 1
+                return ready
+        if self._pool:
+            return self._pool.popleft()
+        self.stats["pool_misses"] += 1
+        return self._instantiate()
+
+    def _keep(self, ready: _Ready) -> None:
+        """After a call that ended well: keep the instance if it may serve another."""
+        ready.requests_left -= 1
+        if ready.requests_left <= 0:
+            return
+        ready.context.reopen()
+        ready.output.clear()
+        ready.idle_since = self._clock()
+        self._warm.append(ready)
 
     def _dispatch(self, ready: _Ready, request: HttpRequest) -> HttpResponse:
         """The dispatch calls of one request, on the watchdog's thread."""
@@ -349,6 +411,8 @@ class ComponentRunner:
         if isinstance(exc, GuestFailure):
             return exc
         output = ready.output.decode("utf-8", "replace")
+        if isinstance(exc, StaleHandle):  # the guest's mistake, not the host's
+            return GuestFailure(f"component {self.component_id!r}: {exc}", output)
         if not isinstance(exc, wasmtime.WasmtimeError):  # a bug of a host function
             log.error("component %r: a host call failed", self.component_id, exc_info=exc)
             return GuestFailure(

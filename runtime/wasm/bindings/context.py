@@ -58,6 +58,10 @@ class RequestOver(Exception):
     """A host call after the request's deadline, or after it ended: refused (the guest traps)."""
 
 
+class StaleHandle(LookupError):
+    """A reused instance used a handle it was given in an earlier request."""
+
+
 @dataclass
 class CallContext:
     services: HostServices
@@ -70,6 +74,8 @@ class CallContext:
     # not write anything more.
     deadline: float = math.inf
     closed: bool = False
+    # Reps released when earlier requests of a reused instance ended.
+    released: set[int] = field(default_factory=set)
     # Outbound HTTP: the engine's wasi:http helper (runtime.wasm.http_helper.Helper),
     # its instance in this store once made, and how many self or chained
     # requests deep this call is.
@@ -91,6 +97,11 @@ class CallContext:
         try:
             return self.resources[rep]
         except KeyError:
+            if rep in self.released:
+                raise StaleHandle(
+                    f"handle {rep} was opened by an earlier request of this reused instance; "
+                    "open stores and connections in the request that uses them"
+                ) from None
             raise LookupError(f"unknown resource handle {rep}") from None
 
     def drop_resource(self, rep: int) -> None:
@@ -102,8 +113,16 @@ class CallContext:
     def close(self) -> None:
         """Release what the guest left open (an open SQL transaction rolls back)."""
         self.closed = True
+        self.released.update(self.resources)
         for rep in list(self.resources):
             self.drop_resource(rep)
+
+    def reopen(self) -> None:
+        """After `close`, for the next request of a reused instance. Handles the
+        guest kept from the last request stay unknown: using one is an error."""
+        self.closed = False
+        self.deadline = math.inf
+        self.chain_depth = 0
 
 
 class _Slot(threading.local):

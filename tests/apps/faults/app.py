@@ -14,6 +14,29 @@ def ok(req: Request) -> dict[str, object]:
     return {"ok": True, "method": req.method}
 
 
+# What an instance keeps between requests when the host reuses it (tests of
+# --max-instance-reuse-count): a fresh instance always answers 1.
+_served = 0
+_kept: list[kv.Store] = []
+
+
+@http_component("/instance")
+def instance(req: Request) -> dict[str, int]:
+    global _served
+    _served += 1
+    return {"served": _served}
+
+
+@http_component("/kv/kept", methods=["POST"])
+def kept_store(req: Request) -> dict[str, object]:
+    """Opens the store once per instance and keeps it in a global, as a handler
+    that assumes reuse might: on a reused instance the handle is a stale one."""
+    if not _kept:
+        _kept.append(kv.open_default())
+    _kept[0].set("kept", req.body)
+    return {"stored": len(req.body)}
+
+
 @http_component("/raise")
 def boom(req: Request) -> str:
     raise RuntimeError("secret internal detail")

@@ -14,7 +14,12 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from runtime.serve.listener import RESERVED_DESCRIPTORS, connection_limit, serve_connections
+from runtime.serve.listener import (
+    RESERVED_DESCRIPTORS,
+    connection_limit,
+    no_delay,
+    serve_connections,
+)
 from runtime.serve.server import hypercorn_config
 
 
@@ -34,6 +39,20 @@ def test_connection_limit_leaves_room_under_a_low_open_files_limit(
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     assert 1 <= limit <= 256 - RESERVED_DESCRIPTORS
     assert "max_connections 512 is more than the open-files limit (256)" in caplog.text
+
+
+def test_accepted_connections_send_without_waiting_for_acks() -> None:
+    # An accepted socket has proto 0, so asyncio would leave Nagle's algorithm on:
+    # each response's body then waited 40 ms for the client's delayed ACK.
+    with (
+        socket.create_server(("127.0.0.1", 0)) as listener,
+        socket.create_connection(listener.getsockname()),
+    ):
+        conn, _ = listener.accept()
+        with conn:
+            assert conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0
+            no_delay(conn)
+            assert conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
 
 
 def test_no_more_than_max_connections_are_served_at_once_and_shutdown_ends_them() -> None:

@@ -7,6 +7,7 @@ the scripts themselves started.
 from __future__ import annotations
 
 import http.client
+import json
 import math
 import os
 import re
@@ -44,6 +45,18 @@ def edge_up_command(
     cmd: list[str | Path] = [edge_cli(), "up", "-f", manifest, "--no-build"]
     cmd += ["--listen", f"127.0.0.1:{port}", "--state-dir", state_dir, *extra]
     return cmd if "--hrana-port" in extra else [*cmd, "--hrana-port", "0"]
+
+
+def edge_todo_command(port: int, state_dir: Path, workers: int) -> list[str | Path]:
+    """`edge up` of the root spin.toml (the todo API is its /todos), no request logs."""
+    cmd = edge_up_command(ROOT / "spin.toml", port, state_dir, "--workers", str(workers))
+    return [*cmd, "--log-level", "warning"]
+
+
+def baseline_command(port: int, workers: int) -> list[str | Path]:
+    """bench/baseline_app.py on hypercorn: run it in BENCH, with BENCH_KV_PATH set."""
+    cmd: list[str | Path] = [sys.executable, "-m", "hypercorn", "--bind", f"127.0.0.1:{port}"]
+    return [*cmd, "--workers", str(workers), "baseline_app:app"]
 
 
 def free_port() -> int:
@@ -170,6 +183,97 @@ def run_wrk(url: str, connections: int, duration: float, script: Path | None = N
         requests=int(re.search(r"(\d+) requests in", out)[1]),  # type: ignore[index]
         errors=errors,
     )
+
+
+# --- the todo API under load (http_load.py, peers.py) ----------------------------------
+
+WRITE_BODY = '{"title":"buy milk"}'
+WRITE_LUA = f"""wrk.method = "POST"
+wrk.body = '{WRITE_BODY}'
+wrk.headers["Content-Type"] = "application/json"
+"""
+
+# One load generator run: (url, method, connections, seconds) -> its numbers.
+Measure = Callable[[str, str, int, float], Load]
+
+
+def wrk_measure(tmp: Path) -> Measure:
+    """wrk as a `Measure`: a GET of the url, or a POST of WRITE_BODY (Lua script in `tmp`)."""
+    script = tmp / "post.lua"
+    script.write_text(WRITE_LUA)
+
+    def measure(url: str, method: str, connections: int, duration: float) -> Load:
+        return run_wrk(url, connections, duration, script if method == "POST" else None)
+
+    return measure
+
+
+@dataclass(frozen=True)
+class Step:
+    """One load of a plan: GET reads the seeded todo, POST writes new ones to /todos."""
+
+    name: str
+    method: str
+    connections: int
+
+
+def serve_todo_loads(
+    label: str,
+    cmd: Sequence[str | Path],
+    *,
+    cwd: Path,
+    env: dict[str, str] | None,
+    port: int,
+    plan: Sequence[Step],
+    measure: Measure,
+    duration: float,
+    warmup: float,
+    log: Path,
+) -> tuple[dict[str, Load], float]:
+    """Start a server of the todo API, seed one todo, warm up, run `plan`, stop it.
+
+    Prints a line per load with the server's CPU (all its processes, from /proc)
+    and how it split over them; returns the loads by name and the peak memory in MB.
+    """
+    base = f"http://127.0.0.1:{port}"
+    began = time.perf_counter()
+    proc = start(cmd, cwd=cwd, log=log, env=env)
+    try:
+        # A well-formed id of no todo: 404 once the server answers.
+        ready = wait_until(f"{base}/todos/{'0' * 24}", lambda status: status == 404, proc, log)
+        print(f"  {label}: pid {proc.pid}, answering after {ready - began:.2f} s")
+        status, body = request(f"{base}/todos", "POST", WRITE_BODY.encode())
+        if status != 201:
+            sys.exit(f"seeding failed: {status} {body!r}")
+        todo = f"/todos/{json.loads(body)['id']}"
+        if warmup > 0:  # every worker up and warm before anything is measured
+            measure(base + todo, "GET", plan[0].connections, warmup)
+        results = {}
+        for step in plan:
+            path = todo if step.method == "GET" else "/todos"
+            pids = [proc.pid, *descendants(proc.pid)]
+            before = cpu_seconds(pids)
+            load = measure(base + path, step.method, step.connections, duration)
+            used = {p: t - before.get(p, 0.0) for p, t in cpu_seconds(pids).items()}
+            total = sum(used.values())
+            load.cpu_ms = total * 1000 / max(1, load.requests)
+            results[step.name] = load
+            # How the work spread over the server's processes (workers share one socket).
+            shares = [f"{p}: {t / total:.0%}" for p, t in used.items() if total and t > 0.05]
+            split = ", ".join(shares)
+            shown = "/todos/<id>" if path == todo else path
+            print(
+                f"    {step.name:9} {step.method} {shown:12} c={step.connections}: "
+                f"{load.rps:8.1f} req/s  p50 {load.p50_ms:7.2f} ms  p99 {load.p99_ms:7.2f} ms  "
+                f"({load.requests} requests, {load.errors} errors)"
+            )
+            print(f"{'':14}server CPU {total:5.1f} s = {load.cpu_ms:.2f} ms/request; split {split}")
+        memory, per = peak_memory_mb(proc.pid)
+        shown = ", ".join(f"{pid}: {mb:.0f}" for pid, mb in per)
+        print(f"    peak memory (sum of VmHWM) {memory:.0f} MB  [{shown}]")
+    finally:
+        stop(proc)
+    return results, memory
 
 
 # --- memory from /proc --------------------------------------------------------------

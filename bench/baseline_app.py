@@ -3,7 +3,8 @@
 Same store implementation (`runtime.stores.KVStore`, one SQLite file), same keys
 (`todo:<id>`, ids made the same way), same JSON encoding and the same validation, but
 no wasm: what the edge runtime costs is the difference. Only the two endpoints
-that bench/http_load.py loads are here (GET /todos/{id}, POST /todos).
+that bench/http_load.py and bench/peers.py load are here (GET /todos/{id}, POST
+/todos); bench/peers/todo-worker.mjs is the same two for Miniflare, on its KV.
 
     BENCH_KV_PATH=/tmp/kv.sqlite hypercorn --workers 2 baseline_app:app   # from bench/
 """
@@ -62,8 +63,12 @@ def parse_body(body: bytes) -> Any:
     if not body.strip():
         raise HTTPError(400, "request body is empty; expected JSON")
     try:
-        return json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise HTTPError(400, "request body is not valid UTF-8; expected JSON") from None
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
         raise HTTPError(400, "request body is not valid JSON") from None
 
 

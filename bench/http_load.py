@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,33 +24,17 @@ import httpx
 from _common import (
     BENCH,
     ROOT,
+    WRITE_BODY,
     Load,
-    cpu_seconds,
-    descendants,
-    edge_up_command,
+    Measure,
+    Step,
+    baseline_command,
+    edge_todo_command,
     free_port,
     pct,
-    peak_memory_mb,
-    request,
-    run_wrk,
-    start,
-    stop,
-    wait_until,
+    serve_todo_loads,
+    wrk_measure,
 )
-
-WRITE_BODY = '{"title":"buy milk"}'
-WRITE_LUA = f"""wrk.method = "POST"
-wrk.body = '{WRITE_BODY}'
-wrk.headers["Content-Type"] = "application/json"
-"""
-
-
-def wrk(url: str, method: str, connections: int, duration: float, tmp: Path) -> Load:
-    script: Path | None = None
-    if method == "POST":
-        script = tmp / "post.lua"
-        script.write_text(WRITE_LUA)
-    return run_wrk(url, connections, duration, script)
 
 
 async def _pyload(url: str, method: str, connections: int, duration: float) -> Load:
@@ -82,40 +64,8 @@ async def _pyload(url: str, method: str, connections: int, duration: float) -> L
     return Load(len(ms) / elapsed, pct(ms, 50), pct(ms, 99), len(ms), errors)
 
 
-def measure(url: str, method: str, connections: int, duration: float, tool: str, tmp: Path) -> Load:
-    if tool == "wrk":
-        return wrk(url, method, connections, duration, tmp)
+def _python_measure(url: str, method: str, connections: int, duration: float) -> Load:
     return asyncio.run(_pyload(url, method, connections, duration))
-
-
-def run_loads(
-    base: str, todo: str, args: argparse.Namespace, tmp: Path, pid: int
-) -> dict[str, Load]:
-    plan = [
-        ("read", "GET", todo, args.connections),
-        ("read c4", "GET", todo, 4),
-        ("read c1", "GET", todo, 1),
-        ("write", "POST", "/todos", args.connections),
-    ]
-    results = {}
-    for name, method, path, conns in plan:
-        shown = "/todos/<id>" if path == todo else path
-        pids = [pid, *descendants(pid)]
-        before = cpu_seconds(pids)
-        load = measure(base + path, method, conns, args.duration, args.tool, tmp)
-        used = {p: t - before.get(p, 0.0) for p, t in cpu_seconds(pids).items()}
-        total = sum(used.values())
-        load.cpu_ms = total * 1000 / max(1, load.requests)
-        results[name] = load
-        # How the work spread over the server's processes (workers share one socket).
-        split = ", ".join(f"{p}: {t / total:.0%}" for p, t in used.items() if total and t > 0.05)
-        print(
-            f"    {name:9} {method} {shown:12} c={conns}: {load.rps:8.1f} req/s  p50 "
-            f"{load.p50_ms:7.2f} ms  p99 {load.p99_ms:7.2f} ms  ({load.requests} requests, "
-            f"{load.errors} errors)"
-        )
-        print(f"{'':14}server CPU {total:5.1f} s = {load.cpu_ms:.2f} ms/request; split {split}")
-    return results
 
 
 def serve_and_load(
@@ -127,27 +77,25 @@ def serve_and_load(
     tmp: Path,
     port: int,
 ) -> tuple[dict[str, Load], float]:
-    base = f"http://127.0.0.1:{port}"
-    log = tmp / f"{label}.log"
-    began = time.perf_counter()
-    proc = start(cmd, cwd=cwd, log=log, env=env)
-    try:
-        # A well-formed id of no todo: 404 once the server answers.
-        ready = wait_until(f"{base}/todos/{'0' * 24}", lambda status: status == 404, proc, log)
-        print(f"  {label}: pid {proc.pid}, answering after {ready - began:.2f} s")
-        status, body = request(f"{base}/todos", "POST", WRITE_BODY.encode())
-        if status != 201:
-            sys.exit(f"seeding failed: {status} {body!r}")
-        todo = f"/todos/{json.loads(body)['id']}"
-        if args.warmup > 0:  # every worker up and warm before anything is measured
-            measure(base + todo, "GET", args.connections, args.warmup, args.tool, tmp)
-        results = run_loads(base, todo, args, tmp, proc.pid)
-        memory, per = peak_memory_mb(proc.pid)
-        shown = ", ".join(f"{pid}: {mb:.0f}" for pid, mb in per)
-        print(f"    peak memory (sum of VmHWM) {memory:.0f} MB  [{shown}]")
-    finally:
-        stop(proc)
-    return results, memory
+    plan = [
+        Step("read", "GET", args.connections),
+        Step("read c4", "GET", 4),
+        Step("read c1", "GET", 1),
+        Step("write", "POST", args.connections),
+    ]
+    measure: Measure = wrk_measure(tmp) if args.tool == "wrk" else _python_measure
+    return serve_todo_loads(
+        label,
+        cmd,
+        cwd=cwd,
+        env=env,
+        port=port,
+        plan=plan,
+        measure=measure,
+        duration=args.duration,
+        warmup=args.warmup,
+        log=tmp / f"{label}.log",
+    )
 
 
 def ratio(a: float, b: float) -> str:
@@ -176,22 +124,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-http-") as name:
         tmp = Path(name)
         port = free_port()
-        edge_cmd = edge_up_command(
-            ROOT / "spin.toml", port, tmp / "state", "--workers", str(args.workers)
-        )
-        edge_cmd += ["--log-level", "warning"]
+        edge_cmd = edge_todo_command(port, tmp / "state", args.workers)
         edge, edge_mem = serve_and_load("edge", edge_cmd, ROOT, None, args, tmp, port)
 
         port = free_port()
         env = {**os.environ, "BENCH_KV_PATH": str(tmp / "baseline.sqlite")}
-        base_cmd: list[str | Path] = [
-            sys.executable,
-            "-m",
-            "hypercorn",
-            "--bind",
-            f"127.0.0.1:{port}",
-        ]
-        base_cmd += ["--workers", str(args.workers), "baseline_app:app"]
+        base_cmd = baseline_command(port, args.workers)
         base, base_mem = serve_and_load("baseline", base_cmd, BENCH, env, args, tmp, port)
 
     print()

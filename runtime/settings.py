@@ -156,7 +156,11 @@ class Settings(BaseSettings):
         description="a worker that sends no heartbeat, or whose wasm thread is on one job, "
         "this long is killed and replaced; must exceed the request deadline",
     )
-    pool_size: int = Field(4, ge=0, description="instances made ahead, per worker and component")
+    pool_size: int = Field(2, ge=0, description="instances made ahead, per worker and component")
+    pooling: bool = Field(
+        True,
+        description="instances in slots of wasmtime's pooling allocator (off: mapped each time)",
+    )
     max_instance_reuse_count: str = Field(
         "1",
         description="requests one instance serves (Spin 4's flag): N, or A..B drawn per "

@@ -68,7 +68,7 @@ SqlWrapper = Callable[[str, str, SqlConnection | RoutedConnection], object]
 class HostLimits:
     deadline_ms: int = 5000  # wall-clock time for the whole request, host calls included
     memory_limit_bytes: int = 256 * 1024 * 1024
-    pool_size: int = 4
+    pool_size: int = 2
     max_response_body_bytes: int = MAX_RESPONSE_BODY_BYTES
     reuse: ReusePolicy = FRESH  # one request per instance unless asked
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import gc
 import logging
 import os
 import socket
@@ -23,6 +24,7 @@ import sys
 from starlette.applications import Starlette
 
 from ..app.manifest import load
+from ..app.model import Manifest
 from ..app.runtime_config import load_runtime_config
 from ..durations import parse_duration
 from ..logs import setup_logging
@@ -32,9 +34,8 @@ from ..regions.control import ControlFile
 from ..regions.replication import ReplicationLoop
 from ..settings import Settings
 from ..stores import StateLayout
-from ..stores.remote import open_remote_databases
 from ..triggers.runs import RunRecord
-from ..wasm.engine import WasmEngine
+from ..wasm.engine import InstancePool, WasmEngine
 from ..wasm.reuse import ReusePolicy
 from ..wasm.thread import WasmThread
 from .guard import same_origin
@@ -48,6 +49,9 @@ log = logging.getLogger("edge.worker")
 SETTINGS_ENV = "EDGE_WORKER_SETTINGS"
 WORKER_INDEX_ENV = "EDGE_WORKER_INDEX"  # worker 0 runs the triggers
 HOST_CLOSE_SECONDS = 1.0
+# Self and chained requests nest up to 10 deep (runtime.outbound.http_policy),
+# each in an instance of its own while its callers wait; a few chains at once.
+MAX_CHAIN_SLOTS = 64
 
 
 def start_host(
@@ -66,7 +70,12 @@ def start_host(
 
     wasm = WasmThread(idle=idle)
     manifest = load(settings.manifest)
-    remote_sql = open_remote_databases(settings.runtime_config_file)
+    remote_sql = {}
+    if settings.runtime_config_file is not None:
+        # libsql-client brings aiohttp: loaded only for an app that has a remote database.
+        from ..stores.remote import open_remote_databases
+
+        remote_sql = open_remote_databases(settings.runtime_config_file)
 
     def make() -> EdgeHost:
         host = EdgeHost(
@@ -83,7 +92,7 @@ def start_host(
                     parse_duration_range(settings.idle_instance_timeout),
                 ),
             ),
-            engine=WasmEngine(settings.cache_dir),
+            engine=WasmEngine(settings.cache_dir, pool=instance_pool(settings, manifest)),
             primary_region=settings.primary_region,
             network=control.load,
             sql_write_timeout=parse_duration(settings.sql_write_timeout),
@@ -100,7 +109,21 @@ def start_host(
         return host
 
     holder["host"] = host = wasm.call(make)
+    # What start-up made lives as long as the process: keep it out of the cyclic
+    # collector's full passes, which otherwise walk it all every few requests.
+    gc.collect()
+    gc.freeze()
     return host, wasm
+
+
+def instance_pool(settings: Settings, manifest: Manifest) -> InstancePool | None:
+    """Pooling allocator slots for every instance this worker can hold at once: per
+    region and component the ones made ahead, one reused, and nested self requests."""
+    if not settings.pooling:
+        return None
+    per_runner = settings.pool_size + 4
+    slots = len(settings.regions) * len(manifest.components) * per_runner + MAX_CHAIN_SLOTS
+    return InstancePool(slots, settings.memory_limit_mb * 1024 * 1024)
 
 
 def redis_options(settings: Settings) -> RedisOptions:

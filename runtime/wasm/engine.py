@@ -15,11 +15,13 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import wasmtime
+from wasmtime import _bindings as raw
 from wasmtime import component as wc
 
 from ..errors import EdgeError
@@ -32,17 +34,70 @@ from .watchdog import Watchdog
 TICK_SECONDS = 0.01
 
 
+@dataclass(frozen=True)
+class InstancePool:
+    """Slots of wasmtime's pooling allocator, made once for the process.
+
+    A fresh instance then reuses a slot's mappings instead of mapping and
+    unmapping its memories and tables (each unmap also flushes the TLB of every
+    core the process ran on). `keep_resident` bytes of a slot's memory stay
+    mapped between instances: no page faults on them, but a reset that copies
+    them and that much more resident memory per warm slot.
+    """
+
+    instances: int  # component instances alive at once, at most
+    memory_limit_bytes: int  # the largest linear memory a store may grow
+    keep_resident: int = 0
+    warm_slots: int = 8
+
+    def configure(self, config: wasmtime.Config) -> None:
+        # A componentize-py component: about ten core instances, two memories and
+        # four tables; the per-component maxima leave room for bigger ones.
+        pool = raw.wasmtime_pooling_allocation_config_new()
+        n = self.instances
+        for setter, value in [
+            (raw.wasmtime_pooling_allocation_config_total_component_instances_set, n),
+            (raw.wasmtime_pooling_allocation_config_total_core_instances_set, n * 16),
+            (raw.wasmtime_pooling_allocation_config_total_memories_set, n * 3),
+            (raw.wasmtime_pooling_allocation_config_total_tables_set, n * 6),
+            (raw.wasmtime_pooling_allocation_config_total_stacks_set, 1),
+            (raw.wasmtime_pooling_allocation_config_max_core_instances_per_component_set, 64),
+            (raw.wasmtime_pooling_allocation_config_max_memories_per_component_set, 16),
+            (raw.wasmtime_pooling_allocation_config_max_tables_per_component_set, 32),
+            (raw.wasmtime_pooling_allocation_config_table_elements_set, 100_000),
+            (raw.wasmtime_pooling_allocation_config_max_core_instance_size_set, 1 << 20),
+            (raw.wasmtime_pooling_allocation_config_max_component_instance_size_set, 1 << 20),
+            (raw.wasmtime_pooling_allocation_config_max_memory_size_set, self.memory_limit_bytes),
+            (
+                raw.wasmtime_pooling_allocation_config_linear_memory_keep_resident_set,
+                self.keep_resident,
+            ),
+            (raw.wasmtime_pooling_allocation_config_table_keep_resident_set, self.keep_resident),
+            (raw.wasmtime_pooling_allocation_config_max_unused_warm_slots_set, self.warm_slots),
+        ]:
+            setter(pool, value)
+        raw.wasmtime_pooling_allocation_strategy_set(config.ptr(), pool)  # copies it
+        raw.wasmtime_pooling_allocation_config_delete(pool)
+
+
 class WasmEngine:
     """One wasmtime `Engine` with epoch interruption and an on-disk compile cache."""
 
     def __init__(
-        self, cache_dir: Path | None = None, wall_clock: Callable[[], float] | None = None
+        self,
+        cache_dir: Path | None = None,
+        wall_clock: Callable[[], float] | None = None,
+        *,
+        pool: InstancePool | None = None,
     ) -> None:
         """`wall_clock` (Unix seconds), when given, is the time guests read (the
-        Emulator's virtual clock); else they read the real one."""
+        Emulator's virtual clock); else they read the real one. With `pool`,
+        instances take slots of wasmtime's pooling allocator (`edge up`)."""
         convert.install()
         config = wasmtime.Config()
         config.epoch_interruption = True
+        if pool is not None:
+            pool.configure(config)
         self.engine = wasmtime.Engine(config)
         self.linker: wc.Linker | None = None  # the host functions, linked once (instances)
         self.shadowed: set[str] = set()  # outgoing-handler names the linker filters
@@ -79,27 +134,31 @@ class WasmEngine:
     def deadline_ticks(self, deadline_ms: int) -> int:
         return max(1, round(deadline_ms / 1000 / TICK_SECONDS))
 
-    def cache_path(self, wasm: bytes) -> Path:
-        digest = hashlib.sha256(self._salt + wasm).hexdigest()
-        return self.cache_dir / f"{digest}.cwasm"
+    def cache_path(self, wasm_path: Path) -> Path:
+        # Hashed in pieces: a component is ~19 MB, and reading it whole would add
+        # that to every process's peak memory for a cached load.
+        digest = hashlib.sha256(self._salt)
+        with open(wasm_path, "rb") as wasm:
+            while piece := wasm.read(1 << 20):
+                digest.update(piece)
+        return self.cache_dir / f"{digest.hexdigest()}.cwasm"
 
     def is_cached(self, wasm_path: Path) -> bool:
-        return self.cache_path(wasm_path.read_bytes()).exists()
+        return self.cache_path(wasm_path).exists()
 
     def load(self, wasm_path: Path) -> wc.Component:
         """Compile `wasm_path`, or load it from the cache (~0.1 s instead of ~7 s)."""
         try:
-            wasm = wasm_path.read_bytes()
+            cached = self.cache_path(wasm_path)
         except FileNotFoundError:
             raise EdgeError(f"component not found: {wasm_path} (run `edge build`)") from None
-        cached = self.cache_path(wasm)
         if cached.exists():
             try:
                 return wc.Component.deserialize_file(self.engine, str(cached))
             except wasmtime.WasmtimeError:
                 cached.unlink(missing_ok=True)  # stale or corrupt: compile again
         try:
-            compiled = wc.Component(self.engine, wasm)
+            compiled = wc.Component(self.engine, wasm_path.read_bytes())
         except wasmtime.WasmtimeError as exc:
             raise EdgeError(f"{wasm_path} is not a valid WebAssembly component: {exc}") from exc
         self._store_in_cache(cached, compiled.serialize())

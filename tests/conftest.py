@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,10 @@ def built() -> dict[str, Path]:
     `build_manifest` skips components whose inputs are unchanged, so a session
     builds each distinct component at most once (and none when nothing changed).
     """
-    for path in APPS.values():
-        build_manifest(load(path), report=lambda line: None)
+    # pytest-xdist's workers each run this fixture: the first builds, the others
+    # wait on the lock and then find every component up to date.
+    with open(ROOT / ".edge-test-build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for path in APPS.values():
+            build_manifest(load(path), report=lambda line: None)
     return APPS

@@ -61,6 +61,8 @@ def _list_to_c(self: Any, store: Any, val: Any, ptr: Any) -> None:
             return rows.lower(self, val, ptr)
         val = rows.as_records(self, val)
     if not self._is_bytes():
+        if _is_pairs(self) and isinstance(val, list):
+            return _pairs_to_c(val, ptr)
         return _original_to_c(self, store, val, ptr)
     if not isinstance(val, bytes | bytearray | memoryview):
         raise TypeError("expected bytes value")
@@ -79,7 +81,7 @@ def _list_to_c(self: Any, store: Any, val: Any, ptr: Any) -> None:
 
 def _bytes_from_c(self: Any, c: Any) -> Any:
     if not self._is_bytes():
-        return _original_from_c(self, c)
+        return _pairs_from_c(c) if _is_pairs(self) else _original_from_c(self, c)
     assert c.kind == _LIST.value
     try:
         n = c.of.list.size
@@ -89,6 +91,104 @@ def _bytes_from_c(self: Any, c: Any) -> Any:
     finally:
         # U8 cells own nothing: deleting the list frees the array only.
         ffi.wasmtime_component_vallist_delete(ctypes.byref(c.of.list))
+
+
+# --- strings -----------------------------------------------------------------
+# wasmtime-py copies a string through a ctypes array type made for its length
+# (`c_uint8 * n`), about 60 µs for a header pair; the same copy straight from
+# and into the bytes object takes a few.
+
+_STRING = ffi.WASMTIME_COMPONENT_STRING
+_TUPLE = ffi.WASMTIME_COMPONENT_TUPLE
+_BOOL = ffi.WASMTIME_COMPONENT_BOOL
+
+
+def _string_to_c(self: Any, store: Any, val: Any, ptr: Any) -> None:
+    if not isinstance(val, str):
+        raise TypeError("expected string type")
+    data = val.encode("utf-8")
+    vec = ffi.wasm_byte_vec_t()
+    ffi.wasm_byte_vec_new_uninitialized(ctypes.byref(vec), len(data))
+    if data:
+        ctypes.memmove(vec.data, data, len(data))
+    ptr.contents.kind = _STRING
+    ptr.contents.of.string = vec
+
+
+def _string_from_c(self: Any, c: Any) -> str:
+    assert c.kind == _STRING.value
+    vec = c.of.string
+    try:
+        return ctypes.string_at(vec.data, vec.size).decode("utf-8") if vec.size else ""
+    finally:
+        ffi.wasm_byte_vec_delete(ctypes.byref(vec))
+
+
+# --- list<tuple<string, string>>: headers ---------------------------------------
+# Generically each pair costs a tuple type's Python walk and two string
+# conversions; written straight into the C cells it is a few attribute sets.
+
+
+def _is_pairs(ty: Any) -> bool:
+    flag = ty.__dict__.get("_edge_pairs")
+    if flag is None:
+        element = ty.element
+        flag = isinstance(element, _types.TupleType) and [type(e) for e in element.elements] == [
+            _types.String,
+            _types.String,
+        ]
+        ty.__dict__["_edge_pairs"] = flag
+    return bool(flag)
+
+
+def _pairs_to_c(val: list[Any], ptr: Any) -> None:
+    n = len(val)
+    raw = ffi.wasmtime_component_vallist_t()
+    ffi.wasmtime_component_vallist_new_uninit(raw, n)
+    done = 0
+    try:
+        for pair in val:
+            name, value = pair
+            pair_raw = ffi.wasmtime_component_valtuple_t()
+            ffi.wasmtime_component_valtuple_new_uninit(pair_raw, 2)
+            _string_to_c(None, None, name, ctypes.pointer(pair_raw.data[0]))
+            try:
+                _string_to_c(None, None, value, ctypes.pointer(pair_raw.data[1]))
+            except BaseException:
+                pair_raw.data[1].kind = _BOOL
+                ffi.wasmtime_component_valtuple_delete(ctypes.byref(pair_raw))
+                raise
+            cell = raw.data[done]
+            cell.kind = _TUPLE
+            cell.of.tuple = pair_raw
+            done += 1
+    except BaseException:
+        for j in range(done, n):  # cells never written: make them plain values to drop
+            raw.data[j].kind = _BOOL
+            raw.data[j].of.boolean = False
+        ffi.wasmtime_component_vallist_delete(ctypes.byref(raw))
+        raise
+    ptr.contents.kind = _LIST
+    ptr.contents.of.list = raw
+
+
+def _pairs_from_c(c: Any) -> list[tuple[str, str]]:
+    assert c.kind == _LIST.value
+    raw = c.of.list
+    try:
+        pairs = []
+        for i in range(raw.size):
+            cells = raw.data[i].of.tuple.data
+            name, value = cells[0].of.string, cells[1].of.string
+            pairs.append(
+                (
+                    ctypes.string_at(name.data, name.size).decode("utf-8") if name.size else "",
+                    ctypes.string_at(value.data, value.size).decode("utf-8") if value.size else "",
+                )
+            )
+        return pairs
+    finally:
+        ffi.wasmtime_component_vallist_delete(ctypes.byref(raw))  # frees the pairs too
 
 
 # --- memoised type properties ----------------------------------------------
@@ -280,6 +380,8 @@ def install() -> None:
         return
     _types.ListType.convert_to_c = _list_to_c  # type: ignore[method-assign]
     _types.ListType.convert_from_c = _bytes_from_c  # type: ignore[method-assign]
+    _types.String.convert_to_c = _string_to_c  # type: ignore[method-assign]
+    _types.String.convert_from_c = _string_from_c  # type: ignore[method-assign]
     for cls, name in [
         (_types.ListType, "element"),
         (_types.RecordType, "fields"),

@@ -96,7 +96,10 @@ def test_a_worker_that_stops_answering_is_replaced(
     wait_for(lambda: not running(frozen), timeout=20, what="the stopped worker to be killed")
     wait_for(lambda: len(workers(up)) == 2, timeout=30, what="a replacement worker")
     served(up)
-    assert "no heartbeat for" in up.output()
+    # Stopped between heartbeats it misses the next one; stopped while its wasm
+    # thread was on a job (a refill), that job outlasts the timeout first.
+    output = up.output()
+    assert "no heartbeat for" in output or "its wasm thread has been on one job" in output
     assert up.process.poll() is None
 
 

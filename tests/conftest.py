@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import os
 from pathlib import Path
 
 import pytest
@@ -37,10 +39,21 @@ def built() -> dict[str, Path]:
     `build_manifest` skips components whose inputs are unchanged, so a session
     builds each distinct component at most once (and none when nothing changed).
     """
-    # pytest-xdist's workers each run this fixture: the first builds, the others
-    # wait on the lock and then find every component up to date.
-    with open(ROOT / ".edge-test-build.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        for path in APPS.values():
-            build_manifest(load(path), report=lambda line: None)
+    # pytest-xdist's workers each run this fixture. Each component is built under a
+    # lock named after its .wasm (two apps can share one: the demo and todo), and
+    # each worker starts at a different app, so that workers build different
+    # components at once and then find the others' up to date.
+    names = list(APPS)
+    index = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    start = index * len(names) // max(count, 1) % len(names)
+    locks = ROOT / ".edge-test-build"
+    locks.mkdir(exist_ok=True)
+    for name in names[start:] + names[:start]:
+        manifest = load(APPS[name])
+        for cid, spec in manifest.components.items():
+            key = hashlib.sha256(str(spec.source.resolve()).encode()).hexdigest()[:16]
+            with open(locks / f"{key}.lock", "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                build_manifest(manifest, only=[cid], report=lambda line: None)
     return APPS

@@ -11,6 +11,7 @@ import pytest
 
 from runtime.app.manifest import load
 from runtime.build.incremental import build_manifest
+from runtime.wasm.engine import WasmEngine
 
 pytest_plugins = ["pytester"]  # tests of our own pytest plugin run pytest
 
@@ -47,6 +48,7 @@ def built() -> dict[str, Path]:
     index = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
     count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     start = index * len(names) // max(count, 1) % len(names)
+    engine = WasmEngine()
     locks = ROOT / ".edge-test-build"
     locks.mkdir(exist_ok=True)
     for name in names[start:] + names[:start]:
@@ -56,4 +58,9 @@ def built() -> dict[str, Path]:
             with open(locks / f"{key}.lock", "w") as lock:
                 fcntl.flock(lock, fcntl.LOCK_EX)
                 build_manifest(manifest, only=[cid], report=lambda line: None)
+                # And compiled into the on-disk cache, so that no `edge up` a test
+                # starts spends its start-up timeout compiling (tens of seconds
+                # on a loaded machine).
+                if not engine.is_cached(spec.source):
+                    engine.load(spec.source)
     return APPS

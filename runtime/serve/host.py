@@ -337,7 +337,7 @@ class EdgeHost:
             return _json_error(504, f"the request ran past its deadline of {limit} ms {exc.where}")
         except Overloaded as exc:
             log.error("%s", exc)
-            return _json_error(503, "too many requests are still blocked past their deadline")
+            return _json_error(503, exc.public)
         except ResponseTooLarge as exc:
             log.error("%s%s", exc, _indent(exc.guest_output))
             limit = self.limits.max_response_body_bytes

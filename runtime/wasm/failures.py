@@ -34,7 +34,15 @@ class ResponseTooLarge(GuestFailure):
 
 
 class Overloaded(GuestFailure):
-    """Too many earlier handlers are still blocked past their deadline: not started."""
+    """Not started: too many earlier handlers are still blocked past their deadline,
+    or every instance slot of the pooling allocator is taken. `public` is what
+    the client is told."""
+
+    public = "too many requests are still blocked past their deadline"
+
+
+class OutOfSlots(Overloaded):
+    public = "every instance slot is in use; try again"
 
 
 def trap_cause(text: str) -> tuple[str, str]:

@@ -40,6 +40,7 @@ from .engine import WasmEngine
 from .failures import (
     DeadlineExceeded,
     GuestFailure,
+    OutOfSlots,
     Overloaded,
     ResponseTooLarge,
     is_epoch_interrupt,
@@ -217,8 +218,13 @@ class ComponentRunner:
         store.set_wasi(wasi)
         store.set_wasi_http()
         context = CallContext(self.services, http_helper=self.engine.http_helper)
-        with entered(context):
-            instance = self._linker.instantiate(store, self.component)
+        try:
+            with entered(context):
+                instance = self._linker.instantiate(store, self.component)
+        except wasmtime.WasmtimeError as exc:
+            if "concurrent limit" in str(exc):  # the pooling allocator's slots are all taken
+                raise OutOfSlots(f"component {self.component_id!r} not started: {exc}") from None
+            raise
         if self._exports is None:
             self._exports = self._dispatch_exports()
         exports = {}

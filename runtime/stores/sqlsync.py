@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import fcntl
 import json
-import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from ._sqlite import DEFAULT_BUSY_TIMEOUT, data_version, open_connection
+from ._sqlite import DEFAULT_BUSY_TIMEOUT, data_version, driver, open_connection
 from .layout import StateLayout
 
 
@@ -39,8 +38,8 @@ class ReplicaSync:
         self._clock = clock
         self._busy_timeout = busy_timeout
         self._lock = threading.Lock()
-        self._sources: dict[str, sqlite3.Connection] = {}
-        self._targets: dict[tuple[str, str], sqlite3.Connection] = {}
+        self._sources: dict[str, driver.Connection] = {}
+        self._targets: dict[tuple[str, str], driver.Connection] = {}
         # The primary's data version (as our source connection sees it) at the
         # last copy into each replica: equal now means the replica is current.
         self._copied: dict[tuple[str, str], int] = {}
@@ -79,14 +78,14 @@ class ReplicaSync:
         for conn in connections:
             conn.close()
 
-    def _source(self, label: str) -> sqlite3.Connection:
+    def _source(self, label: str) -> driver.Connection:
         conn = self._sources.get(label)
         if conn is None:
             path = self.layout.sql_path(self.primary, label)
             conn = self._sources[label] = open_connection(path, busy_timeout=self._busy_timeout)
         return conn
 
-    def _target(self, label: str, region: str) -> sqlite3.Connection:
+    def _target(self, label: str, region: str) -> driver.Connection:
         conn = self._targets.get((label, region))
         if conn is None:
             path = self.layout.sql_path(region, label)

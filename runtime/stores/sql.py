@@ -47,9 +47,9 @@ _TEMP_SCHEMA = re.compile(
     r"""\bCREATE\s+TEMP(?:ORARY)?\b|(?:\btemp|["`\[]temp["`\]])\s*\.""", re.IGNORECASE
 )
 
-# Header bytes that a page copy sets on its target: file change counter, schema
-# cookie, version-valid-for and the SQLite version that last wrote the file.
-_COPY_VARIANT_HEADER_BYTES = ((24, 28), (40, 44), (92, 100))
+# Header bytes that a replica's own writes set when they write page 1 (SQLite
+# stamps its file change counter, version-valid-for and its version number).
+_COPY_VARIANT_HEADER_BYTES = ((24, 28), (92, 100))
 
 # A private temp table lets the pool reset last_insert_rowid() and changes() to
 # 0, which Python's sqlite3 cannot do directly.
@@ -368,9 +368,10 @@ class SqlDatabase(Closeable):
     def content_digest(self) -> str:
         """A digest of the database's pages: equal for a database and an exact copy.
 
-        A page copy (`runtime.stores.sqlsync`) rewrites a few header counters of
-        the target (change counter, schema cookie, version stamps), so those
-        bytes are left out. Computed again only when the data version moved.
+        A replica's pages are the primary's (`runtime.stores.sqlsync`) but for a
+        few header counters that SQLite sets on every file it writes (change
+        counter, version stamps), which are left out. Computed again only when
+        the data version moved.
         """
         with self._monitor_lock:
             monitor = self._monitor_conn()

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from ._sqlite import driver, open_connection
+from ._sqlite import data_version, driver, open_connection
 
 PENDING_BYTE = 0x40000000  # the page holding this file offset is never used
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024  # the replica's own WAL file, once restarted
@@ -45,6 +45,10 @@ class ReplicaWriter:
     def page_count(self) -> int:
         (count,) = self._conn.execute("PRAGMA page_count").fetchone()
         return int(count)
+
+    def data_version(self) -> int:
+        """Moves when another connection (of any process) commits to the replica."""
+        return data_version(self._conn)
 
     def write(self, pages: Mapping[int, bytes], db_size: int) -> int:
         """Make the replica those pages, with `db_size` pages in all; returns pages written."""

@@ -47,9 +47,11 @@ _TEMP_SCHEMA = re.compile(
     r"""\bCREATE\s+TEMP(?:ORARY)?\b|(?:\btemp|["`\[]temp["`\]])\s*\.""", re.IGNORECASE
 )
 
-# Header bytes that a replica's own writes set when they write page 1 (SQLite
-# stamps its file change counter, version-valid-for and its version number).
-_COPY_VARIANT_HEADER_BYTES = ((24, 28), (92, 100))
+# Header bytes that differ between a database and a copy of its pages: the file
+# change counter, version-valid-for and version number that SQLite stamps on
+# page 1 of a file it writes, and the schema cookie, which SQLite's backup API
+# sets on its target.
+_COPY_VARIANT_HEADER_BYTES = ((24, 28), (40, 44), (92, 100))
 
 # A private temp table lets the pool reset last_insert_rowid() and changes() to
 # 0, which Python's sqlite3 cannot do directly.
@@ -369,9 +371,9 @@ class SqlDatabase(Closeable):
         """A digest of the database's pages: equal for a database and an exact copy.
 
         A replica's pages are the primary's (`runtime.stores.sqlsync`) but for a
-        few header counters that SQLite sets on every file it writes (change
-        counter, version stamps), which are left out. Computed again only when
-        the data version moved.
+        few header counters that SQLite sets on the file it writes (change
+        counter, version stamps; the schema cookie after a backup), which are
+        left out. Computed again only when the data version moved.
         """
         with self._monitor_lock:
             monitor = self._monitor_conn()

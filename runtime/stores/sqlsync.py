@@ -140,6 +140,9 @@ class ReplicaSync:
         # The primary's data version (as our source connection sees it) at the
         # last sync of each replica: equal now means the replica is current.
         self._synced: dict[tuple[str, str], int] = {}
+        # The token of our last record of each replica and the replica's data
+        # version right after: both unchanged means nobody else wrote it since.
+        self._wrote: dict[tuple[str, str], tuple[str, int]] = {}
         self._files: dict[str, _Files] = {}
         self._records: dict[tuple[str, str], Path] = {}
         self.last: SyncReport | None = None
@@ -204,7 +207,7 @@ class ReplicaSync:
         """One sync, or None if pages are to be compared and `known` is needed first."""
         db_path = self._primary(label).db
         writer = self._writer(label, region)
-        if previous is not None and previous.pages != writer.page_count():
+        if previous is not None and not self._untouched(label, region, writer, previous):
             previous = None  # the file is not the one the record speaks of
         log = wal_path(db_path)
         for _ in range(_STABLE_READS):
@@ -230,9 +233,25 @@ class ReplicaSync:
         file = None
         if header is None and quiet is not None and FileState.of(db_path) == quiet:
             file = quiet if time.time_ns() - quiet.mtime_ns > _QUIET_NS else None
-        rewrite(record, ReplicaRecord(self._clock(), self.primary, pages, position, file).to_json())
+        token = os.urandom(8).hex()
+        synced = ReplicaRecord(self._clock(), self.primary, pages, position, file, token)
+        rewrite(record, synced.to_json())
+        self._wrote[(label, region)] = (token, writer.data_version())
         checkpointed = position is not None and self._maybe_checkpoint(label, region, position)
         return SyncReport(label, region, plan.method, written, frames, pages, checkpointed)
+
+    def _untouched(
+        self, label: str, region: str, writer: ReplicaWriter, previous: ReplicaRecord
+    ) -> bool:
+        """Whether the replica is as the record leaves it (as far as can be told cheaply).
+
+        Its size must match; and if our own sync wrote the record, nothing may
+        have committed to the replica since (a copy put over it, say).
+        """
+        if previous.pages != writer.page_count():
+            return False
+        ours = self._wrote.get((label, region))
+        return ours is None or ours[0] != previous.token or ours[1] == writer.data_version()
 
     def _plan(
         self,

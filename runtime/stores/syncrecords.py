@@ -53,12 +53,14 @@ class ReplicaRecord:
     pages: int  # the replica's size in pages after the sync
     position: WalPosition | None  # in the primary's WAL, when it had one
     file: FileState | None = None  # the primary's file, when it had no WAL
+    token: str = ""  # new at every sync: whether the last one was this process's
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "synced_at": self.synced_at,
             "primary": self.primary,
             "pages": self.pages,
+            "token": self.token,
         }
         if self.position is not None:
             data["wal"] = position_json(self.position)
@@ -132,7 +134,14 @@ def parse_replica(text: str, primary: str) -> ReplicaRecord | None:
             return None
         position = position_from(data["wal"]) if "wal" in data else None
         file = FileState(*(int(x) for x in data["file"])) if "file" in data else None
-        return ReplicaRecord(float(data["synced_at"]), primary, int(data["pages"]), position, file)
+        return ReplicaRecord(
+            float(data["synced_at"]),
+            primary,
+            int(data["pages"]),
+            position,
+            file,
+            str(data.get("token", "")),
+        )
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
 

@@ -353,3 +353,14 @@ def test_guests_cannot_checkpoint_the_primary_or_write_its_pages(tmp_path: Path)
             assert failed.value.code == "SQLITE_AUTH"
         assert db.execute("PRAGMA wal_autocheckpoint").rows == [(32768,)]
         assert len(db.execute("SELECT data FROM sqlite_dbpage WHERE pgno = 1").rows) == 1
+
+
+def test_a_replica_written_behind_replication_s_back_is_compared_again(setup: Setup) -> None:
+    setup.writer.execute("INSERT INTO t (v) VALUES ('a')")
+    setup.synced("eu-west")
+    other = open_connection(setup.layout.sql_path("eu-west", "default"))
+    other.execute("INSERT INTO t (v) VALUES ('not from the primary')")
+    other.close()
+    setup.writer.execute("INSERT INTO t (v) VALUES ('b')")
+    report = setup.synced("eu-west")  # equal to the primary again
+    assert report.method == "compare" and report.pages_written >= 1

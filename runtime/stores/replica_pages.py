@@ -4,7 +4,7 @@ Pages go through SQLite's `sqlite_dbpage` table on a connection of the
 replica's own, so they pass through its pager and its WAL like any write:
 readers of the replica see the state before the transaction or after it,
 never a mix, and a crash part-way rolls the whole batch back. Inserting a NULL
-page N (SQLite 3.47 and later) ends the file before page N.
+page N ends the file before page N (sqlite_dbpage's way to truncate).
 
 That connection never reads the tables themselves, and it must not: a page
 written through `sqlite_dbpage` replaces the bytes in the page cache but not
@@ -31,6 +31,7 @@ class ReplicaWriter:
 
     def __init__(self, path: Path, *, busy_timeout: float) -> None:
         self.path = path
+        self._busy_timeout = busy_timeout
         self._conn = open_connection(path, busy_timeout=busy_timeout)
         try:
             self._conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
@@ -58,6 +59,7 @@ class ReplicaWriter:
                     batch.put(pgno, pages[pgno])
             batch.fill_to(db_size)
             batch.finish(db_size)
+        self._settle(batch.written)
         return batch.written
 
     def patch(
@@ -86,7 +88,21 @@ class ReplicaWriter:
             finally:
                 ours.close()
             batch.finish(db_size)
+        self._settle(batch.written)
         return batch.written
+
+    def _settle(self, written: int) -> None:
+        """After a batch larger than the WAL may stay, empty the WAL now if nobody reads.
+
+        Else the next small sync would pay for cutting the file back.
+        """
+        if written * self.page_size <= JOURNAL_SIZE_LIMIT:
+            return
+        self._conn.execute("PRAGMA busy_timeout = 0")  # readers: leave it for later
+        try:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            self._conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
 
 
 def _next_page(rows: Iterator[tuple[int, bytes]], pgno: int) -> bytes:

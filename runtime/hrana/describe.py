@@ -4,17 +4,16 @@ A stream's connection only executes statements, so a statement is described
 on a connection of its own to the same database file (found with
 `pragma_database_list`), opened read-only, where it is prepared and never run.
 
-With the SQLite library that Python's `sqlite3` module uses within reach
-through ctypes (native.py), the answer is SQLite's own:
+With the SQLite library of the runtime's driver within reach through ctypes
+(native.py), the answer is SQLite's own:
 `sqlite3_bind_parameter_name`, `sqlite3_column_name` / `_decltype`,
 `sqlite3_stmt_readonly`, `_isexplain`.
 
-Otherwise (SQLite linked into Python statically, no /proc) a pure-Python
-fallback answers: parameters from our own scanner with SQLite's numbering
-rules; `is_readonly` from an authorizer while the statement compiles under
-EXPLAIN; column names only for SELECT / VALUES / WITH (read through
-`SELECT * FROM (...) LIMIT 0`, so duplicate names come back as `a:1`), and
-`decltype` always null.
+Otherwise (that library cannot be loaded) a pure-Python fallback answers:
+parameters from our own scanner with SQLite's numbering rules; `is_readonly`
+from an authorizer while the statement compiles under EXPLAIN; column names
+only for SELECT / VALUES / WITH (read through `SELECT * FROM (...) LIMIT 0`,
+so duplicate names come back as `a:1`), and `decltype` always null.
 
 Limits of both: the describing connection sees committed schema only, not
 tables created in the stream's open transaction, nor its temporary tables;
@@ -26,7 +25,6 @@ database is described against an empty schema.
 from __future__ import annotations
 
 import ctypes
-import sqlite3
 import urllib.parse
 from ctypes import byref, c_void_p
 from typing import Any
@@ -34,6 +32,7 @@ from typing import Any
 from framework.sql import statement_kind
 
 from ..stores import SqlError
+from ..stores._sqlite import driver, result_name
 from ..stores.readonly import ReadOnlyGuard
 from ..stores.sql import from_sqlite_error
 from .errors import SQL_MANY_STATEMENTS, SQL_NO_STATEMENT, HranaError, args_error, from_sql_error
@@ -43,20 +42,6 @@ from .sqltext import has_content, parameter_names, split_statements
 from .statements import Conn
 
 _BUSY_TIMEOUT_MS = 5000
-
-_PRIMARY_CODES = [
-    *("ERROR", "INTERNAL", "PERM", "ABORT", "BUSY", "LOCKED", "NOMEM", "READONLY", "INTERRUPT"),
-    *("IOERR", "CORRUPT", "NOTFOUND", "FULL", "CANTOPEN", "PROTOCOL", "EMPTY", "SCHEMA"),
-    *("TOOBIG", "CONSTRAINT", "MISMATCH", "MISUSE", "NOLFS", "AUTH", "FORMAT", "RANGE"),
-    *("NOTADB", "NOTICE", "WARNING"),
-]
-# Result codes by value. sqlite3's constants mix them with authorizer action
-# codes of the same values, so only names of result codes are taken.
-_ERROR_NAMES = {
-    getattr(sqlite3, name): name
-    for name in dir(sqlite3)
-    if any(name == f"SQLITE_{p}" or name.startswith(f"SQLITE_{p}_") for p in _PRIMARY_CODES)
-}
 
 
 def _no_statement() -> HranaError:
@@ -146,12 +131,12 @@ class _Native:
     def _error(self, db: c_void_p, rc: int) -> HranaError:
         message = text(self.lib.sqlite3_errmsg(db)) if db.value else None
         code = self.lib.sqlite3_extended_errcode(db) if db.value else rc
-        name = _ERROR_NAMES.get(code) or _ERROR_NAMES.get(code & 0xFF) or "SQLITE_ERROR"
+        name = result_name(code) or "SQLITE_ERROR"
         return from_sql_error(SqlError(message or f"SQLite error {rc}", name))
 
 
 def _native() -> _Native | None:
-    """ctypes over the SQLite library Python's sqlite3 already uses, if it is shared."""
+    """ctypes over the SQLite library the driver already uses, if it can be loaded."""
     lib = sqlite_library()
     return _Native(lib) if lib is not None else None
 
@@ -167,7 +152,7 @@ def describe_with_sqlite3(path: str, sql: str) -> dict[str, Any]:
     names = parameter_names(piece)
     is_explain = statement_kind(piece) == "EXPLAIN"
     target = f"file:{urllib.parse.quote(path)}?mode=ro" if path else ":memory:"
-    db = sqlite3.connect(target, uri=True, isolation_level=None, check_same_thread=False)
+    db = driver.connect(target, uri=True, isolation_level=None, check_same_thread=False)
     try:
         db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
         writes = _WriteDetector()
@@ -178,7 +163,7 @@ def describe_with_sqlite3(path: str, sql: str) -> dict[str, Any]:
         cursor.close()
         db.set_authorizer(None)
         cols = explain_cols if is_explain else _result_columns(db, piece, len(names))
-    except sqlite3.Error as exc:
+    except driver.Error as exc:
         raise from_sql_error(from_sqlite_error(exc)) from None
     finally:
         db.close()
@@ -201,13 +186,13 @@ class _WriteDetector:
         self, action: int, arg1: str | None, arg2: str | None, db: str | None, source: str | None
     ) -> int:
         # As sqlite3_stmt_readonly: transaction control changes no file.
-        transaction = action in (sqlite3.SQLITE_TRANSACTION, sqlite3.SQLITE_SAVEPOINT)
-        if not transaction and self._guard(action, arg1, arg2, db, source) != sqlite3.SQLITE_OK:
+        transaction = action in (driver.SQLITE_TRANSACTION, driver.SQLITE_SAVEPOINT)
+        if not transaction and self._guard(action, arg1, arg2, db, source) != driver.SQLITE_OK:
             self.seen = True
-        return sqlite3.SQLITE_OK
+        return driver.SQLITE_OK
 
 
-def _result_columns(db: sqlite3.Connection, piece: str, params: int) -> list[str]:
+def _result_columns(db: driver.Connection, piece: str, params: int) -> list[str]:
     # WITH is looked through: WITH ... SELECT is a SELECT, WITH ... INSERT is not.
     if statement_kind(piece) not in ("SELECT", "VALUES"):
         return []
@@ -215,7 +200,7 @@ def _result_columns(db: sqlite3.Connection, piece: str, params: int) -> list[str
     body = body[:-1] if body.endswith(";") else body
     try:
         cursor = db.execute(f"SELECT * FROM (\n{body}\n) LIMIT 0", [None] * params)
-    except sqlite3.Error:
+    except driver.Error:
         return []  # WITH ... INSERT and the like: no columns known here
     try:
         return [d[0] for d in cursor.description or []]

@@ -1,18 +1,17 @@
-"""The SQLite library that Python's `sqlite3` module runs on, called through ctypes.
+"""The SQLite library that the runtime's driver runs on, called through ctypes.
 
-Found only where it is a shared library mapped into this process (Linux: seen
-in /proc/self/maps) and of the very version the sqlite3 module reports. A
-second, private copy of SQLite is never loaded: two copies in one process
-break each other's POSIX file locks.
+It is the very copy the driver's module uses (runtime.stores._sqlite): a second,
+private copy of SQLite is never loaded, since two copies in one process break
+each other's POSIX file locks.
 """
 
 from __future__ import annotations
 
 import ctypes
 import functools
-import os
-import sqlite3
 from ctypes import POINTER, c_char_p, c_int, c_void_p
+
+from ..stores._sqlite import driver_library
 
 OPEN_READONLY, OPEN_READWRITE, OPEN_CREATE = 0x1, 0x2, 0x4
 
@@ -45,25 +44,11 @@ def _declare(lib: ctypes.CDLL) -> None:
 
 @functools.cache
 def sqlite_library() -> ctypes.CDLL | None:
-    """The shared libsqlite3 under Python's sqlite3, with its functions declared; or None."""
-    try:
-        with open("/proc/self/maps") as maps:
-            lines = maps.read().splitlines()
-    except OSError:
-        return None
-    paths = {line.split(maxsplit=5)[-1] for line in lines if len(line.split(maxsplit=5)) == 6}
-    for path in sorted(paths):
-        if os.path.basename(path).startswith("libsqlite3") and path.startswith("/"):
-            try:
-                lib = ctypes.CDLL(path)
-                lib.sqlite3_libversion.restype = c_char_p
-                if lib.sqlite3_libversion().decode() != sqlite3.sqlite_version:
-                    continue  # not the copy the sqlite3 module runs on
-                _declare(lib)
-                return lib
-            except (OSError, AttributeError):
-                continue
-    return None
+    """The driver's SQLite as a C library, with the functions describe uses declared; or None."""
+    lib = driver_library()
+    if lib is not None:
+        _declare(lib)
+    return lib
 
 
 def text(raw: bytes | None) -> str | None:

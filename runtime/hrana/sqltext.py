@@ -3,16 +3,15 @@
 The tokens come from `framework.sql.sql_tokens` (the scanner the statement
 classifier uses too). A `;` outside of strings, names and comments ends a
 statement only where SQLite itself says the text is complete
-(`sqlite3.complete_statement`), so a trigger body `BEGIN ...; ...; END` stays
+(the driver's `complete_statement`), so a trigger body `BEGIN ...; ...; END` stays
 one statement.
 """
 
 from __future__ import annotations
 
-import sqlite3
-
 from framework.sql import sql_tokens
 
+from ..stores._sqlite import driver
 from .errors import args_error
 
 MAX_PARAMETER_INDEX = 32766  # SQLITE_MAX_VARIABLE_NUMBER's default
@@ -30,7 +29,7 @@ def split_statements(sql: str) -> list[str]:
         if kind != "semi":
             content = True
             continue
-        if content and sqlite3.complete_statement(sql[start:end]):
+        if content and driver.complete_statement(sql[start:end]):
             pieces.append(sql[start:end])
             start, content = end, False
         elif not content:

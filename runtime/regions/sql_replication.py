@@ -3,10 +3,10 @@
 Writes run on the primary (runtime.regions.sql_routing). The replicator notices that
 the primary changed (SQLite's data version moves on every commit, whichever
 process made it) and brings each other region's replica up to the primary
-once that region's link lag has passed since the change, by copying the
-primary's pages as they are at that moment (runtime.stores.sqlsync). A replica
-therefore jumps from one exact state of the primary to a later one: reads in a
-region may be stale but never go back in time. A partitioned replica waits
+once that region's link lag has passed since the change, with the pages of
+the transactions the primary committed since (runtime.stores.sqlsync). A
+replica therefore jumps from one exact state of the primary to a later one:
+reads in a region may be stale but never go back in time. A partitioned replica waits
 until its link comes back, like a key-value change.
 
 Like the key-value replicator, `step()` does what is due at the clock's time

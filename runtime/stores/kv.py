@@ -11,7 +11,6 @@ so it always wins where it is made.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -20,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from ._sqlite import DEFAULT_BUSY_TIMEOUT, data_version, open_connection
+from ._sqlite import DEFAULT_BUSY_TIMEOUT, data_version, driver, open_connection
 from .changes import HLC_MAX, Change, digest_entries, pack_hlc, valid_hlc, wins
 from .closeable import Closeable
 from .limits import MAX_KEY_BYTES, MAX_VALUE_BYTES
@@ -149,9 +148,9 @@ class KVStore(Closeable):
         self._digest: tuple[tuple[int, int], str] | None = None
         try:
             conn = open_connection(self.path, busy_timeout=busy_timeout)
-        except sqlite3.Error as exc:
+        except driver.Error as exc:
             raise KVError(f"cannot open key-value store {self.path}: {exc}") from exc
-        self._conn: sqlite3.Connection | None = conn
+        self._conn: driver.Connection | None = conn
         try:
             self._migrate(conn)
         except BaseException:
@@ -224,7 +223,7 @@ class KVStore(Closeable):
                     "SELECT key, tombstone, value, hlc, origin FROM entries ORDER BY key"
                 ).fetchall()
                 after = data_version(conn)
-            except sqlite3.Error as exc:
+            except driver.Error as exc:
                 raise KVError(f"key-value read failed: {exc}") from exc
         digest = digest_entries(
             (key, bool(tomb), None if value is None else bytes(value), hlc, origin)
@@ -411,9 +410,7 @@ class KVStore(Closeable):
         return stamp
 
     @staticmethod
-    def _put(
-        conn: sqlite3.Connection, key: str, value: bytes | None, hlc: int, origin: str
-    ) -> bool:
+    def _put(conn: driver.Connection, key: str, value: bytes | None, hlc: int, origin: str) -> bool:
         """Store the write if it beats the current entry (a missing entry always loses)."""
         row = conn.execute("SELECT hlc, origin FROM entries WHERE key = ?", (key,)).fetchone()
         if row is not None and not wins(hlc, origin, row[0], row[1]):
@@ -422,7 +419,7 @@ class KVStore(Closeable):
         return True
 
     @staticmethod
-    def _advance_clock(conn: sqlite3.Connection, stamp: int) -> None:
+    def _advance_clock(conn: driver.Connection, stamp: int) -> None:
         conn.execute(
             "INSERT INTO meta (name, value) VALUES ('hlc', ?) ON CONFLICT (name)"
             " DO UPDATE SET value = max(value, excluded.value)",
@@ -430,11 +427,11 @@ class KVStore(Closeable):
         )
 
     @staticmethod
-    def _last_seq(conn: sqlite3.Connection) -> int:
+    def _last_seq(conn: driver.Connection) -> int:
         return int(conn.execute(_LAST_SEQ).fetchone()[0])
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self) -> Iterator[driver.Connection]:
         with self._lock:
             conn = self._live()
             try:
@@ -446,10 +443,10 @@ class KVStore(Closeable):
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
                     raise
-            except sqlite3.Error as exc:
+            except driver.Error as exc:
                 raise KVError(f"key-value write failed: {exc}") from exc
 
-    def _live(self) -> sqlite3.Connection:
+    def _live(self) -> driver.Connection:
         if self._conn is None:
             raise KVError(f"key-value store {self.path} is closed")
         return self._conn
@@ -463,11 +460,11 @@ class KVStore(Closeable):
         with self._lock:
             try:
                 rows = self._live().execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
+            except driver.Error as exc:
                 raise KVError(f"key-value read failed: {exc}") from exc
         return rows
 
-    def _migrate(self, conn: sqlite3.Connection) -> None:
+    def _migrate(self, conn: driver.Connection) -> None:
         (version,) = conn.execute("PRAGMA user_version").fetchone()
         if version > SCHEMA_VERSION:
             raise KVError(
@@ -494,7 +491,7 @@ class KVStore(Closeable):
                     )
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("COMMIT")
-        except sqlite3.Error as exc:
+        except driver.Error as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise KVError(f"cannot create the key-value schema: {exc}") from exc

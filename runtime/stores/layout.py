@@ -2,7 +2,9 @@
 
     <state_dir>/<region>/kv/<label>.sqlite
     <state_dir>/<region>/sql/<label>.sqlite
-    <state_dir>/<region>/sql/<label>.sqlite.sync   (when the replica was last copied)
+    <state_dir>/<region>/sql/<label>.sqlite.sync   (a replica: its lock, where it stands)
+    <state_dir>/<region>/sql/<label>.sqlite.checkpoints  (the primary: its last checkpoint)
+    <state_dir>/<region>/sql/<label>.sqlite.wal-tail  (the primary: frames kept for replicas)
 
 Region names and labels become path components, so they are checked against a
 strict pattern before any path is built: nothing can climb out of the state
@@ -55,8 +57,16 @@ class StateLayout:
         return self._file(region, "sql", label, "database label")
 
     def sql_sync_path(self, region: str, label: str) -> Path:
-        """Lock and record of the page copies into a region's replica of a database."""
+        """Lock and record of the syncs into a region's replica of a database."""
         return self.sql_path(region, label).with_suffix(_SUFFIX + ".sync")
+
+    def sql_checkpoint_path(self, region: str, label: str) -> Path:
+        """Lock and record of replication's checkpoints of the primary's WAL."""
+        return self.sql_path(region, label).with_suffix(_SUFFIX + ".checkpoints")
+
+    def sql_wal_tail_path(self, region: str, label: str) -> Path:
+        """The primary's WAL frames that replication kept aside at its last checkpoint."""
+        return self.sql_path(region, label).with_suffix(_SUFFIX + ".wal-tail")
 
     def kv_labels(self, region: str) -> list[str]:
         """Labels of the key-value stores that exist on disk for `region`, sorted."""

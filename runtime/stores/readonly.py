@@ -11,13 +11,13 @@ triggers, `CREATE TABLE IF NOT EXISTS`).
 
 from __future__ import annotations
 
-import sqlite3
+from ._sqlite import driver
 
 _READS = {
-    sqlite3.SQLITE_SELECT,
-    sqlite3.SQLITE_READ,
-    sqlite3.SQLITE_FUNCTION,
-    sqlite3.SQLITE_RECURSIVE,
+    driver.SQLITE_SELECT,
+    driver.SQLITE_READ,
+    driver.SQLITE_FUNCTION,
+    driver.SQLITE_RECURSIVE,
 }
 
 # Pragmas that take an argument and still only report (`PRAGMA table_info(t)`).
@@ -75,17 +75,17 @@ class ReadOnlyGuard:
         self, action: int, arg1: str | None, arg2: str | None, db: str | None, source: str | None
     ) -> int:
         if self.own or self._allows(action, arg1, arg2):
-            return sqlite3.SQLITE_OK
+            return driver.SQLITE_OK
         self.denied = _describe(action, arg1)
-        return sqlite3.SQLITE_DENY
+        return driver.SQLITE_DENY
 
     @staticmethod
     def _allows(action: int, arg1: str | None, arg2: str | None) -> bool:
         if action in _READS:
             return True
-        if action == sqlite3.SQLITE_PRAGMA:
+        if action == driver.SQLITE_PRAGMA:
             return arg2 is None or (arg1 or "").lower() in _REPORTING_PRAGMAS
-        if action in (sqlite3.SQLITE_TRANSACTION, sqlite3.SQLITE_SAVEPOINT):
+        if action in (driver.SQLITE_TRANSACTION, driver.SQLITE_SAVEPOINT):
             # Starting a transaction goes to the primary. COMMIT, ROLLBACK and
             # RELEASE only get here outside one, where SQLite's own error
             # ("no transaction is active") is the right answer.
@@ -93,10 +93,10 @@ class ReadOnlyGuard:
         return False
 
 
-# The authorizer's action codes share values with result codes in the sqlite3
+# The authorizer's action codes share values with result codes in the driver
 # module, so the names are listed rather than looked up.
 _ACTION_NAMES = {
-    getattr(sqlite3, "SQLITE_" + name): name.lower().replace("_", " ")
+    getattr(driver, "SQLITE_" + name): name.lower().replace("_", " ")
     for name in [
         "ALTER_TABLE",
         "ANALYZE",
@@ -134,3 +134,38 @@ _ACTION_NAMES = {
 def _describe(action: int, arg1: str | None) -> str:
     name = _ACTION_NAMES.get(action, f"action {action}")
     return f"{name} {arg1}" if arg1 else name
+
+
+# Pragmas that take over the write-ahead log, which replication reads and
+# checkpoints itself (runtime.stores.sqlsync): a checkpoint it does not know of
+# could restart the log under a replica.
+_WAL_PRAGMAS = {"wal_checkpoint", "wal_autocheckpoint"}
+
+
+class PrimaryGuard:
+    """The authorizer of a writable database's connection: all but a few things.
+
+    A guest may not write raw pages (`sqlite_dbpage`, which the driver's SQLite
+    has) nor checkpoint the log (`PRAGMA wal_checkpoint`, setting
+    `wal_autocheckpoint`). `denied` says what the last statement was refused.
+    """
+
+    def __init__(self) -> None:
+        self.denied: str | None = None
+
+    def __call__(
+        self, action: int, arg1: str | None, arg2: str | None, db: str | None, source: str | None
+    ) -> int:
+        pragma = (arg1 or "").lower()
+        if action == driver.SQLITE_PRAGMA and pragma in _WAL_PRAGMAS:
+            if arg2 is None and pragma == "wal_autocheckpoint":
+                return driver.SQLITE_OK  # only reports the setting
+            self.denied = f"PRAGMA {pragma}"
+        elif action in _PAGE_WRITES and (arg1 or "").lower() == "sqlite_dbpage":
+            self.denied = "writing sqlite_dbpage"
+        else:
+            return driver.SQLITE_OK
+        return driver.SQLITE_DENY
+
+
+_PAGE_WRITES = {driver.SQLITE_INSERT, driver.SQLITE_UPDATE, driver.SQLITE_DELETE}

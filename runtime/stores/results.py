@@ -10,8 +10,9 @@ envelope, `{"type":"integer","value":"1"}`) plus the length of a text or blob.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Sequence
+
+from ._sqlite import driver
 
 MAX_RESULT_BYTES = 10 * 1024 * 1024
 """The largest result of one statement, counted by `result_size` (sqld: 10MB)."""
@@ -55,7 +56,7 @@ def check_rows(rows: Iterable[Sequence[object]], limit: int = MAX_RESULT_BYTES) 
             raise ResultTooLarge(limit)
 
 
-def fetch_rows(cursor: sqlite3.Cursor, limit: int = MAX_RESULT_BYTES) -> list[tuple[object, ...]]:
+def fetch_rows(cursor: driver.Cursor, limit: int = MAX_RESULT_BYTES) -> list[tuple[object, ...]]:
     """Every row of `cursor`, or ResultTooLarge as soon as they pass `limit`.
 
     One row at a time, so that the count stops a large result at its first

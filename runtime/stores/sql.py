@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -20,9 +19,16 @@ from typing import cast
 from framework.sql import statement_kind
 
 from . import deadlines
-from ._sqlite import DEFAULT_BUSY_TIMEOUT, data_version, open_connection
+from ._sqlite import (
+    DEFAULT_BUSY_TIMEOUT,
+    data_version,
+    driver,
+    error_name,
+    open_connection,
+    set_length_limit,
+)
 from .closeable import Closeable
-from .readonly import ReadOnlyGuard
+from .readonly import PrimaryGuard, ReadOnlyGuard
 from .results import MAX_RESULT_BYTES, ResultTooLarge, fetch_rows
 
 SqlValue = int | float | str | bytes | None
@@ -41,8 +47,10 @@ _TEMP_SCHEMA = re.compile(
     r"""\bCREATE\s+TEMP(?:ORARY)?\b|(?:\btemp|["`\[]temp["`\]])\s*\.""", re.IGNORECASE
 )
 
-# Header bytes that a page copy sets on its target: file change counter, schema
-# cookie, version-valid-for and the SQLite version that last wrote the file.
+# Header bytes that differ between a database and a copy of its pages: the file
+# change counter, version-valid-for and version number that SQLite stamps on
+# page 1 of a file it writes, and the schema cookie, which SQLite's backup API
+# sets on its target.
 _COPY_VARIANT_HEADER_BYTES = ((24, 28), (40, 44), (92, 100))
 
 # A private temp table lets the pool reset last_insert_rowid() and changes() to
@@ -64,6 +72,11 @@ class SqlError(Exception):
         self.code = code
 
 
+# Frames in the write-ahead log of a writable database past which a commit
+# checkpoints it: twice the hard limit of runtime.stores.sqlsync, which
+# checkpoints long before whenever replicas sync.
+WAL_AUTOCHECKPOINT = 32768
+
 # SQLite calls the progress handler every this many virtual machine steps
 # (about a millisecond): how soon a statement notices that its deadline passed.
 _PROGRESS_STEPS = 10_000
@@ -81,9 +94,11 @@ class ReplicaWriteError(SqlError):
         self.denied = denied
 
 
-class _RawConnection(sqlite3.Connection):
+class _RawConnection(driver.Connection):
     # The authorizer of a read-only database's connection, None when writable.
     guard: ReadOnlyGuard | None = None
+    # The authorizer of a writable database's guest connection.
+    refusals: PrimaryGuard | None = None
 
 
 @dataclass(frozen=True)
@@ -94,13 +109,17 @@ class QueryResult:
     last_insert_rowid: int
 
 
-def from_sqlite_error(exc: sqlite3.Error) -> SqlError:
-    if isinstance(exc, sqlite3.ProgrammingError) and "one statement" in str(exc):
+def from_sqlite_error(
+    exc: driver.Error | driver.Warning, conn: driver.Connection | None = None
+) -> SqlError:
+    """The SqlError of a driver error; with the failing `conn`, its extended error name."""
+    # The driver (CPython 3.10's module) raises Warning for a second statement.
+    if isinstance(exc, driver.ProgrammingError | driver.Warning) and "one statement" in str(exc):
         return SqlError(
             "only one statement may be executed at a time (found more after the first)",
             "SQLITE_MISUSE",
         )
-    return SqlError(str(exc), getattr(exc, "sqlite_errorname", None))
+    return SqlError(str(exc), error_name(exc, conn))
 
 
 def _set_busy_timeout(raw: _RawConnection, seconds: float) -> None:
@@ -185,9 +204,11 @@ class SqlConnection(Closeable):
         values = bind_values(params)
         if _changes_connection_state(sql):
             self._reusable = False
-        guard = raw.guard
+        guard, refusals = raw.guard, raw.refusals
         if guard is not None:
             guard.denied = None
+        if refusals is not None:
+            refusals.denied = None
         in_transaction = raw.in_transaction
         try:
             with self._lock_waits_end_by_the_deadline(raw):
@@ -202,13 +223,20 @@ class SqlConnection(Closeable):
             changes, rowid = raw.execute("SELECT changes(), last_insert_rowid()").fetchone()
         except ResultTooLarge as exc:
             raise SqlError(str(exc), "SQLITE_TOOBIG") from None
-        except sqlite3.Error as exc:
+        except (driver.Error, driver.Warning) as exc:
             if guard is not None and guard.denied is not None:
                 raise ReplicaWriteError(guard.denied) from None
-            name = getattr(exc, "sqlite_errorname", None) or ""
+            if refusals is not None and refusals.denied is not None:
+                raise SqlError(
+                    f"not authorized: {refusals.denied} is not available here (the "
+                    "write-ahead log and the pages of the database are the runtime's own)",
+                    "SQLITE_AUTH",
+                ) from None
+            error = from_sqlite_error(exc, raw)
+            name = error.code or ""
             if name == "SQLITE_INTERRUPT" or (name.startswith("SQLITE_BUSY") and _past()):
                 raise self._interrupted(in_transaction) from None
-            raise from_sqlite_error(exc) from None
+            raise error from None
         except UnicodeEncodeError as exc:
             raise SqlError(f"text parameter is not valid Unicode: {exc}") from None
         self._changes, self._last_insert_rowid = changes, rowid
@@ -291,7 +319,7 @@ class SqlDatabase(Closeable):
         self._lock = threading.Lock()  # guards the pool and counters
         self._monitor_lock = threading.Lock()  # guards the data_version connection
         self._idle: list[_RawConnection] = []
-        self._monitor: sqlite3.Connection | None = None
+        self._monitor: driver.Connection | None = None
         self._digest: tuple[int, str] | None = None
         self._opened = 0
         self._closed = False
@@ -336,15 +364,16 @@ class SqlDatabase(Closeable):
         with self._monitor_lock:
             try:
                 return data_version(self._monitor_conn())
-            except sqlite3.Error as exc:
-                raise from_sqlite_error(exc) from None
+            except driver.Error as exc:
+                raise from_sqlite_error(exc, self._monitor) from None
 
     def content_digest(self) -> str:
         """A digest of the database's pages: equal for a database and an exact copy.
 
-        A page copy (`runtime.stores.sqlsync`) rewrites a few header counters of
-        the target (change counter, schema cookie, version stamps), so those
-        bytes are left out. Computed again only when the data version moved.
+        A replica's pages are the primary's (`runtime.stores.sqlsync`) but for a
+        few header counters that SQLite sets on the file it writes (change
+        counter, version stamps; the schema cookie after a backup), which are
+        left out. Computed again only when the data version moved.
         """
         with self._monitor_lock:
             monitor = self._monitor_conn()
@@ -354,11 +383,13 @@ class SqlDatabase(Closeable):
                     version = data_version(monitor)
                     if self._digest is not None and self._digest[0] == version:
                         return self._digest[1]
-                    pages = bytearray(monitor.serialize())
+                    pages = bytearray().join(
+                        data for (data,) in monitor.execute("SELECT data FROM sqlite_dbpage")
+                    )
                 finally:
                     monitor.execute("COMMIT")
-            except sqlite3.Error as exc:
-                raise from_sqlite_error(exc) from None
+            except driver.Error as exc:
+                raise from_sqlite_error(exc, monitor) from None
             for start, end in _COPY_VARIANT_HEADER_BYTES:
                 if len(pages) >= end:
                     pages[start:end] = bytes(end - start)
@@ -366,7 +397,7 @@ class SqlDatabase(Closeable):
             self._digest = (version, digest)
             return digest
 
-    def _monitor_conn(self) -> sqlite3.Connection:
+    def _monitor_conn(self) -> driver.Connection:
         """The long-lived unguarded connection that watches the file (hold _monitor_lock)."""
         if self._closed:
             raise SqlError(f"database {self.path} is closed")
@@ -397,17 +428,25 @@ class SqlDatabase(Closeable):
                 raw.set_progress_handler(deadlines.past_deadline, _PROGRESS_STEPS)
                 # No single value larger than a whole result: SQLite would
                 # build it in memory before the result's count could refuse it.
-                raw.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_RESULT_BYTES)
+                set_length_limit(raw, MAX_RESULT_BYTES)
                 if self.read_only and guarded:
                     # Nothing can write here, so changes() stays 0 and needs no reset.
                     raw.guard = ReadOnlyGuard()
                     raw.set_authorizer(raw.guard)
                 else:
                     raw.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_RESET_TABLE} (x)")
+                    if not self.read_only:
+                        # Replication checkpoints the log (runtime.stores.sqlsync);
+                        # SQLite's own checkpoint is only a backstop for when
+                        # nothing syncs (a single region, every link cut).
+                        raw.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT}")
+                    if guarded:
+                        raw.refusals = PrimaryGuard()
+                        raw.set_authorizer(raw.refusals)
             except BaseException:
                 raw.close()
                 raise
-        except sqlite3.Error as exc:
+        except driver.Error as exc:
             raise SqlError(
                 f"cannot open database {self.path}: {exc}", getattr(exc, "sqlite_errorname", None)
             ) from None
@@ -425,7 +464,7 @@ class SqlDatabase(Closeable):
             if reusable and raw.guard is None:
                 for statement in _RESET:
                     raw.execute(statement)
-        except sqlite3.Error:
+        except driver.Error:
             reusable = False
         with self._lock:
             if reusable and not self._closed and len(self._idle) < self.pool_size:

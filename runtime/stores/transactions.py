@@ -10,12 +10,13 @@ one such statement is left for the server to run (and to report errors on).
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from dataclasses import dataclass
 from typing import Literal
 
 from framework.sql import statement_kind
+
+from ._sqlite import driver
 
 Verb = Literal["BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "ROLLBACK TO"]
 
@@ -38,29 +39,32 @@ class Control:
 class _Compiler:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        # No statement cache: a cached statement is not compiled again, and so
-        # would not reach the authorizer a second time.
-        self._db = sqlite3.connect(
+        # A cached statement is not compiled again, and so would not reach the
+        # authorizer a second time; the driver caches even with
+        # cached_statements=0, so each text is made unique (see control).
+        self._db = driver.connect(
             ":memory:", isolation_level=None, check_same_thread=False, cached_statements=0
         )
+        self._compiled = 0
         self._seen: list[Control] = []
         self._db.set_authorizer(self._authorize)
 
     def _authorize(
         self, action: int, arg1: str | None, arg2: str | None, db: str | None, src: str | None
     ) -> int:
-        if action == sqlite3.SQLITE_TRANSACTION and arg1 in ("BEGIN", "COMMIT", "ROLLBACK"):
+        if action == driver.SQLITE_TRANSACTION and arg1 in ("BEGIN", "COMMIT", "ROLLBACK"):
             self._seen.append(Control(arg1))  # type: ignore[arg-type]
-        elif action == sqlite3.SQLITE_SAVEPOINT and arg1 in _SAVEPOINT_VERBS:
+        elif action == driver.SQLITE_SAVEPOINT and arg1 in _SAVEPOINT_VERBS:
             self._seen.append(Control(_SAVEPOINT_VERBS[arg1], arg2))
-        return sqlite3.SQLITE_OK
+        return driver.SQLITE_OK
 
     def control(self, sql: str) -> Control | None:
         with self._lock:
             self._seen.clear()
             try:
-                self._db.execute("EXPLAIN " + sql).close()
-            except (sqlite3.Error, sqlite3.Warning):
+                self._compiled += 1
+                self._db.execute(f"/* {self._compiled} */ EXPLAIN {sql}").close()
+            except (driver.Error, driver.Warning):
                 return None  # not one well-formed statement: the server says what is wrong
             return self._seen[0] if len(self._seen) == 1 else None
 

@@ -2,12 +2,12 @@
 
 The key-value history (kv_history) can compare stamps; SQL has none, so
 this one compares database states. The primary's committed states are numbered
-in the order they appear (by a digest of their pages, the one a page copy
-leaves equal), and every statement a guest runs is recorded with the number of
-the state its region's copy was in right after it: for a read, the state it
-read; for a write, the state the region caught up to once it was acknowledged.
-Statements inside a transaction run on the primary's uncommitted state and get
-no number; the statement that ends the transaction does.
+in the order they appear (by a digest of their pages, equal for a replica
+synced to that state), and every statement a guest runs is recorded with the
+number of the state its region's copy was in right after it: for a read, the
+state it read; for a write, the state the region caught up to once it was
+acknowledged. Statements inside a transaction run on the primary's uncommitted
+state and get no number; the statement that ends the transaction does.
 
 The guarantees of the Turso model then read:
 

@@ -15,13 +15,14 @@ A row is one trigger (`redis:<channel>` or `cron:<job>`), component and region
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ..stores._sqlite import driver
 
 FILE_NAME = "triggers.sqlite"
 BUSY_TIMEOUT_SECONDS = 5.0
@@ -74,7 +75,7 @@ class RunRecord:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(
+        self._db = driver.connect(
             self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
         )
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -86,7 +87,7 @@ class RunRecord:
         return cls(Path(state_dir) / FILE_NAME)
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self) -> Iterator[driver.Connection]:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -96,7 +97,7 @@ class RunRecord:
                 raise
             self._db.execute("COMMIT")
 
-    def _row(self, db: sqlite3.Connection, key: RowKey) -> None:
+    def _row(self, db: driver.Connection, key: RowKey) -> None:
         db.execute(
             "INSERT OR IGNORE INTO runs (trigger, component, region, address) VALUES (?, ?, ?, ?)",
             (key.trigger, key.component, key.region, key.address),

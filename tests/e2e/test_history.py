@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from runtime.stores._sqlite import driver
 from runtime.testing import Emulator
 from runtime.testing.kv_history import History, Op, monotonic_reads, read_your_writes
 
@@ -33,7 +33,7 @@ def key(location: str) -> str:
 def roll_back(edge: Emulator, region: str, key: str, to: Op) -> None:
     """Overwrite a replica's row with an older write, bypassing LWW (a corrupt replica)."""
     path = edge.host.regions[region].stores.kv("default").path
-    with sqlite3.connect(path) as conn:
+    with driver.connect(path) as conn:
         conn.execute(
             "UPDATE entries SET value = ?, tombstone = 0, hlc = ?, origin = ? WHERE key = ?",
             (to.value, to.hlc, to.origin, key),

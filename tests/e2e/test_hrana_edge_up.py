@@ -115,9 +115,9 @@ def test_a_second_edge_up_uses_the_first_as_its_remote_database(
 
 
 def _count_local(path: Path) -> int:
-    import sqlite3
+    from runtime.stores._sqlite import driver
 
-    with sqlite3.connect(path) as conn:
+    with driver.connect(path) as conn:
         found = conn.execute("SELECT name FROM sqlite_master WHERE name = 'log'").fetchall()
         return 0 if not found else int(conn.execute("SELECT count(*) FROM log").fetchone()[0])
 

@@ -19,6 +19,7 @@ import pytest
 from libsql_client import dbapi2
 
 from runtime.stores import SqlDatabase
+from runtime.stores._sqlite import driver
 from tests.runtime.hrana.helpers import Pipeline, RawWs, rows, run, stmt
 from tests.runtime.hrana.test_libsql_client import *  # noqa: F403 (the tests and their fixtures)
 
@@ -41,7 +42,7 @@ def server(built: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> 
 def db(server: EdgeUp) -> Iterator[SqlDatabase]:
     """The primary's database with a fresh table `t` (synced to eu-west)."""
     path = server.state / "us-east" / "sql" / "default.sqlite"
-    with sqlite3.connect(path) as raw:
+    with driver.connect(path) as raw:
         raw.execute("DROP TABLE IF EXISTS t")
         raw.execute(SCHEMA)
     database = SqlDatabase(path)

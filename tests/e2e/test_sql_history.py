@@ -9,7 +9,6 @@ and copies that differ.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from runtime.errors import EdgeError
+from runtime.stores._sqlite import driver
 from runtime.testing import Emulator
 from runtime.testing.sql_history import sql_monotonic_reads, sql_read_your_writes
 
@@ -36,7 +36,7 @@ def replica_file(edge: Emulator, region: str) -> Path:
 
 
 def copy_database(source: Path, target: Path) -> None:
-    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
+    with closing(driver.connect(source)) as src, closing(driver.connect(target)) as dst:
         src.backup(dst)
 
 
@@ -119,7 +119,7 @@ def test_a_replica_that_goes_back_is_caught(edge: Emulator, tmp_path: Path) -> N
 
 def test_a_replica_that_is_no_state_of_the_primary_is_caught(edge: Emulator) -> None:
     ap = edge.client("ap-south")
-    with closing(sqlite3.connect(replica_file(edge, "ap-south"))) as replica:
+    with closing(driver.connect(replica_file(edge, "ap-south"))) as replica:
         replica.execute("INSERT INTO log (region, n) VALUES ('nowhere', 99)")
         replica.commit()
     assert rows(ap) == [[1, "nowhere", 99]]

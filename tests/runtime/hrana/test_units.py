@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from runtime.hrana.sqltext import has_content, parameter_names, split_statements
 from runtime.hrana.values import decode_value, encode_value
 from runtime.hrana.wire import dumps, loads
 from runtime.stores import SqlDatabase
+from runtime.stores._sqlite import driver
 
 
 @pytest.mark.parametrize(
@@ -89,7 +89,7 @@ def test_split_statements() -> None:
 )
 def test_parameter_names_agree_with_sqlite(sql: str) -> None:
     native = describe_module._native()
-    assert native is not None, "the test machine should have a shared libsqlite3"
+    assert native is not None, "the driver's SQLite library should load through ctypes"
     described = native.describe("", sql)
     assert parameter_names(sql) == [p["name"] for p in described["params"]]
 
@@ -164,7 +164,7 @@ def test_describe_never_runs_the_statement(tmp_path: Path) -> None:
                 assert describe_module.describe(conn, sql)["is_readonly"] is False
             assert describe_module.describe_with_sqlite3(str(db.path), "DELETE FROM t")
         assert db.execute("SELECT count(*) FROM t").rows == [(0,)]
-        raw = sqlite3.connect(db.path)
+        raw = driver.connect(db.path)
         assert raw.execute("SELECT name FROM sqlite_master").fetchall() == [("t",)]
         raw.close()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from runtime.regions.clock import VirtualClock
 from runtime.regions.network import Network
 from runtime.regions.sql_routing import PrimaryUnreachable, RoutedConnection, SqlRouter
 from runtime.stores import ReplicaSync, ReplicaWriteError, SqlError, StateLayout, StoreRegistry
+from runtime.stores._sqlite import driver
 
 from .sql_cluster import Cluster
 
@@ -256,6 +256,6 @@ def test_read_only_connections_are_not_writable_even_raw(tmp_path: Path) -> None
     with db.connect() as conn:
         raw = conn._raw
         assert raw is not None
-        with pytest.raises(sqlite3.DatabaseError, match="not authorized"):
+        with pytest.raises(driver.DatabaseError, match="not authorized"):
             raw.execute("CREATE TABLE x (y)")
     db.close()

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -19,6 +18,7 @@ from runtime.stores import (
     pack_hlc,
     unpack_hlc,
 )
+from runtime.stores._sqlite import driver
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -246,7 +246,7 @@ def test_data_survives_close_and_reopen(path: Path) -> None:
 
 def test_file_is_in_wal_mode(store: KVStore, path: Path) -> None:
     store.set("k", b"v")
-    conn = sqlite3.connect(path)
+    conn = driver.connect(path)
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     finally:
@@ -363,7 +363,7 @@ def test_closed_store_refuses_operations(path: Path) -> None:
 
 def test_newer_schema_is_refused(path: Path) -> None:
     KVStore(path).close()
-    conn = sqlite3.connect(path)
+    conn = driver.connect(path)
     conn.execute("PRAGMA user_version = 99")
     conn.close()
     with pytest.raises(KVError, match="schema version 99 is newer"):

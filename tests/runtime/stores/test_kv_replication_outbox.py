@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -13,6 +12,7 @@ from typing import Any
 import pytest
 
 from runtime.stores import Change, KVError, KVStore
+from runtime.stores._sqlite import driver
 from runtime.stores.kv import SCHEMA_VERSION
 
 REPO = Path(__file__).resolve().parents[3]
@@ -61,7 +61,7 @@ def test_outbox_row_and_entry_are_one_transaction(tmp_path: Path) -> None:
     with KVStore(path, region="a") as s:
         before = s.set("k", b"old")
         # Make the outbox insert fail: the entry write must be rolled back with it.
-        raw = sqlite3.connect(path)
+        raw = driver.connect(path)
         raw.execute(
             "CREATE TRIGGER no_outbox BEFORE INSERT ON outbox"
             " BEGIN SELECT RAISE(ABORT, 'boom'); END"
@@ -143,7 +143,7 @@ def test_handles_sharing_a_file_share_one_outbox(tmp_path: Path) -> None:
 
 def test_a_version_1_file_queues_its_own_writes_when_upgraded(tmp_path: Path) -> None:
     path = tmp_path / "kv.sqlite"
-    raw = sqlite3.connect(path)
+    raw = driver.connect(path)
     raw.executescript("""
         CREATE TABLE entries (key TEXT PRIMARY KEY NOT NULL, value BLOB,
             tombstone INTEGER NOT NULL DEFAULT 0, hlc INTEGER NOT NULL, origin TEXT NOT NULL);
@@ -162,6 +162,6 @@ def test_a_version_1_file_queues_its_own_writes_when_upgraded(tmp_path: Path) ->
         assert s.snapshot() == {"late": b"\x02", "theirs": b"\x03"}
     with KVStore(path, region="a") as again:  # upgraded once, not on every open
         assert again.outbox_len() == 2
-    raw = sqlite3.connect(path)
+    raw = driver.connect(path)
     assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     raw.close()

@@ -18,9 +18,6 @@ class Span:
     def draw(self, rng: random.Random) -> float:
         return self.low if self.high is None else rng.uniform(self.low, self.high)
 
-    def __str__(self) -> str:
-        return f"{self.low:g}" if self.high is None else f"{self.low:g}..{self.high:g}"
-
 
 def _split(text: str, what: str) -> tuple[str, str | None]:
     low, sep, high = text.strip().partition("..")
@@ -38,15 +35,18 @@ def parse_count_range(text: str) -> Span:
         raise ValueError(f"not a count or range: {text!r} (e.g. 8 or 1..128)") from None
     if span.low < 1:
         raise ValueError(f"an instance serves at least 1 request: {text!r}")
-    if span.high is not None and span.high <= span.low:
-        raise ValueError(f"empty range {text!r}: A..B draws from A up to, not including, B")
-    return span
+    return _not_empty(span, text)
 
 
 def parse_duration_range(text: str) -> Span:
     """`1s`, `250ms` or `500ms..2s`: how long an idle instance is kept."""
     low, high = _split(text, "duration")
-    span = Span(parse_duration(low), None if high is None else parse_duration(high))
+    return _not_empty(
+        Span(parse_duration(low), None if high is None else parse_duration(high)), text
+    )
+
+
+def _not_empty(span: Span, text: str) -> Span:
     if span.high is not None and span.high <= span.low:
         raise ValueError(f"empty range {text!r}: A..B draws from A up to, not including, B")
     return span

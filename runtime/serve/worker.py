@@ -29,7 +29,6 @@ from ..app.runtime_config import load_runtime_config
 from ..durations import parse_duration
 from ..logs import setup_logging
 from ..outbound import ADDRESS_VARIABLE, RedisOptions
-from ..ranges import parse_count_range, parse_duration_range
 from ..regions.control import ControlFile
 from ..regions.replication import ReplicationLoop
 from ..settings import Settings
@@ -87,9 +86,8 @@ def start_host(
                 deadline_ms=settings.deadline_ms,
                 memory_limit_bytes=settings.memory_limit_mb * 1024 * 1024,
                 pool_size=settings.pool_size,
-                reuse=ReusePolicy(
-                    parse_count_range(settings.max_instance_reuse_count),
-                    parse_duration_range(settings.idle_instance_timeout),
+                reuse=ReusePolicy.parse(
+                    settings.max_instance_reuse_count, settings.idle_instance_timeout
                 ),
             ),
             engine=WasmEngine(settings.cache_dir, pool=instance_pool(settings, manifest)),

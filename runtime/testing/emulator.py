@@ -35,7 +35,6 @@ from ..build.incremental import build_manifest
 from ..durations import parse_duration
 from ..errors import EdgeError
 from ..outbound import ADDRESS_VARIABLE, EmbeddedRedis, RedisOptions, wants_embedded
-from ..ranges import parse_count_range, parse_duration_range
 from ..regions.clock import VirtualClock
 from ..regions.kv_replication import KVReplicator
 from ..regions.network import DEFAULT_JITTER, Network
@@ -200,10 +199,8 @@ class Emulator:
                     deadline_ms=deadline_ms,
                     memory_limit_bytes=memory_limit_mb * 1024 * 1024,
                     pool_size=1,
-                    reuse=ReusePolicy(
-                        parse_count_range(str(max_instance_reuse_count)),
-                        parse_duration_range(str(idle_instance_timeout)),
-                        seed=seed,
+                    reuse=ReusePolicy.parse(
+                        max_instance_reuse_count, idle_instance_timeout, seed=seed
                     ),
                 ),
                 engine=WasmEngine(cache_dir, wall_clock=self.clock.now),

@@ -115,11 +115,16 @@ def _string_to_c(self: Any, store: Any, val: Any, ptr: Any) -> None:
     ptr.contents.of.string = vec
 
 
+def _text(vec: Any) -> str:
+    """A string cell's bytes as text (the cell keeps them)."""
+    return ctypes.string_at(vec.data, vec.size).decode("utf-8") if vec.size else ""
+
+
 def _string_from_c(self: Any, c: Any) -> str:
     assert c.kind == _STRING.value
     vec = c.of.string
     try:
-        return ctypes.string_at(vec.data, vec.size).decode("utf-8") if vec.size else ""
+        return _text(vec)
     finally:
         ffi.wasm_byte_vec_delete(ctypes.byref(vec))
 
@@ -129,16 +134,12 @@ def _string_from_c(self: Any, c: Any) -> str:
 # conversions; written straight into the C cells it is a few attribute sets.
 
 
-def _is_pairs(ty: Any) -> bool:
-    flag = ty.__dict__.get("_edge_pairs")
-    if flag is None:
-        element = ty.element
-        flag = isinstance(element, _types.TupleType) and [type(e) for e in element.elements] == [
-            _types.String,
-            _types.String,
-        ]
-        ty.__dict__["_edge_pairs"] = flag
-    return bool(flag)
+def _compute_is_pairs(ty: Any) -> bool:
+    element = ty.element
+    return isinstance(element, _types.TupleType) and [type(e) for e in element.elements] == [
+        _types.String,
+        _types.String,
+    ]
 
 
 def _pairs_to_c(val: list[Any], ptr: Any) -> None:
@@ -179,13 +180,7 @@ def _pairs_from_c(c: Any) -> list[tuple[str, str]]:
         pairs = []
         for i in range(raw.size):
             cells = raw.data[i].of.tuple.data
-            name, value = cells[0].of.string, cells[1].of.string
-            pairs.append(
-                (
-                    ctypes.string_at(name.data, name.size).decode("utf-8") if name.size else "",
-                    ctypes.string_at(value.data, value.size).decode("utf-8") if value.size else "",
-                )
-            )
+            pairs.append((_text(cells[0].of.string), _text(cells[1].of.string)))
         return pairs
     finally:
         ffi.wasmtime_component_vallist_delete(ctypes.byref(raw))  # frees the pairs too
@@ -215,6 +210,9 @@ def _memo(cls: type, name: str) -> None:
 def _memo_method(cls: type, name: str) -> None:
     """Make the argument-less method `cls.name` compute once per object."""
     setattr(cls, name, _cached(getattr(cls, name), f"_edge_{name}"))
+
+
+_is_pairs = _cached(_compute_is_pairs, "_edge_pairs")  # is a list type list<tuple<string, string>>
 
 
 def _compute_case_classes(self: Any) -> list[tuple[type, ...] | None]:

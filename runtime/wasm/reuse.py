@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from ..ranges import Span
+from ..ranges import Span, parse_count_range, parse_duration_range
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,11 @@ class ReusePolicy:
     max_requests: Span = Span(1)
     idle_timeout: Span = Span(1.0)  # seconds; Spin's default
     seed: int | None = None  # the draws of ranges, for tests
+
+    @classmethod
+    def parse(cls, count: str | int, idle: str | float, seed: int | None = None) -> ReusePolicy:
+        """From the flags' text: `--max-instance-reuse-count`, `--idle-instance-timeout`."""
+        return cls(parse_count_range(str(count)), parse_duration_range(str(idle)), seed)
 
     @property
     def reuses(self) -> bool:

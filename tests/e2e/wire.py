@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -90,3 +91,27 @@ class SlowClient:
 
 def open_descriptors(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def descriptor_targets(pid: int) -> list[str]:
+    """What each open descriptor of `pid` is (for a failing count's message)."""
+    targets = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(OSError):
+            targets.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+    return sorted(targets)
+
+
+def settled_descriptors(pid: int, quiet: float = 1.0, timeout: float = 30.0) -> int:
+    """The descriptor count once it stopped changing for `quiet` seconds (a loaded
+    machine finishes the server's start-up work, e.g. its instance pool, late)."""
+    deadline = time.monotonic() + timeout
+    count, since = open_descriptors(pid), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        now = open_descriptors(pid)
+        if now != count:
+            count, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            break
+    return count

@@ -134,13 +134,14 @@ def bench_instances(iterations: int) -> None:
     print(f"== instances of todo (Emulator, region us-east, {iterations} iterations)")
     with Emulator(ROOT_MANIFEST, regions=["us-east"], build=False) as edge:
         runner = edge.host.regions["us-east"].runners["todo"]
-        pool = runner._pool  # private: dropped after each timing so instances don't pile up
+        pool = runner.ready_pool  # emptied after each timing so instances don't pile up
         made = []
         for _ in range(iterations):
             started = time.perf_counter()
             runner.refill_one()
             made.append(time.perf_counter() - started)
-            pool.clear()
+            while pool.take() is not None:
+                pass
         print(f"  refill_one (fresh instance)   {summary_ms(made)}")
 
         client = edge.client("us-east")

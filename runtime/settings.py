@@ -156,10 +156,16 @@ class Settings(BaseSettings):
         description="a worker that sends no heartbeat, or whose wasm thread is on one job, "
         "this long is killed and replaced; must exceed the request deadline",
     )
-    pool_size: int = Field(2, ge=0, description="instances made ahead, per worker and component")
+    pool_size: int = Field(1, ge=0, description="instances made ahead, per worker and component")
     pooling: bool = Field(
         True,
         description="instances in slots of wasmtime's pooling allocator (off: mapped each time)",
+    )
+    keep_resident_mb: int = Field(
+        16,
+        ge=0,
+        description="MiB of each pooled instance memory kept mapped between instances: "
+        "copied back instead of faulted in again (more resident memory per slot)",
     )
     max_instance_reuse_count: str = Field(
         "1",

@@ -44,6 +44,7 @@ from ..wasm.instances import (
     HttpRequest,
     HttpResponse,
     Overloaded,
+    ReadyPool,
     ResponseTooLarge,
     missing_trigger_export,
 )
@@ -115,21 +116,16 @@ class Region:
                 max_response_body_bytes=host.limits.max_response_body_bytes,
                 reuse=host.limits.reuse,
                 clock=host.clock.now,
+                ready_pool=host.ready_pools[cid],
             )
 
     def _open_kv(self, label: str) -> object:
         store = self.stores.kv(label)
         return store if self._kv_wrapper is None else self._kv_wrapper(self.name, label, store)
 
-    def refill_one(self) -> bool:
-        """Make one instance for the emptiest pool; True if any pool is still short."""
+    def expire_idle(self) -> None:
         for runner in self.runners.values():
             runner.expire_idle()
-        short = [r for r in self.runners.values() if r.pool_len() < r.pool_size]
-        if not short:
-            return False
-        min(short, key=lambda r: r.pool_len()).refill_one()
-        return len(short) > 1 or short[0].pool_len() < short[0].pool_size
 
     def close(self) -> None:
         self.stores.close_all()
@@ -199,6 +195,7 @@ class EdgeHost:
         for route, cid in manifest.routes():
             self.router.add(route, cid)
         layout = StateLayout(state_dir)
+        self.ready_pools = {cid: ReadyPool(self.limits.pool_size) for cid in self.components}
         self.regions = {name: Region(name, self, layout) for name in regions}
         self.default_region = default_region or regions[0]
         self.primary_region = primary_region or self.default_region
@@ -268,8 +265,18 @@ class EdgeHost:
         return self.manifest.components[component_id]
 
     def refill_one(self) -> bool:
-        """One step of background instantiation (the wasm thread's idle hook)."""
-        return any([region.refill_one() for region in self.regions.values()])
+        """One step of background work (the wasm thread's idle hook): reused instances
+        past their idle timeout dropped, one instance made for the emptiest pool.
+        True while some pool is still short."""
+        for region in self.regions.values():
+            region.expire_idle()
+        short = [cid for cid, pool in self.ready_pools.items() if pool.short()]
+        if not short:
+            return False
+        cid = min(short, key=lambda c: len(self.ready_pools[c]))
+        # Any region's runner makes it: the one that takes it binds it to its region.
+        next(iter(self.regions.values())).runners[cid].refill_one()
+        return len(short) > 1 or self.ready_pools[cid].short()
 
     def prefill(self) -> None:
         while self.refill_one():

@@ -116,12 +116,16 @@ def start_host(
 
 def instance_pool(settings: Settings, manifest: Manifest) -> InstancePool | None:
     """Pooling allocator slots for every instance this worker can hold at once: per
-    region and component the ones made ahead, one reused, and nested self requests."""
+    component the ones made ahead, per region and component one running and some
+    reused, and nested self requests."""
     if not settings.pooling:
         return None
-    per_runner = settings.pool_size + 4
-    slots = len(settings.regions) * len(manifest.components) * per_runner + MAX_CHAIN_SLOTS
-    return InstancePool(slots, settings.memory_limit_mb * 1024 * 1024)
+    components = len(manifest.components)
+    slots = components * (settings.pool_size + 4 * len(settings.regions)) + MAX_CHAIN_SLOTS
+    mib = 1024 * 1024
+    return InstancePool(
+        slots, settings.memory_limit_mb * mib, keep_resident=settings.keep_resident_mb * mib
+    )
 
 
 def redis_options(settings: Settings) -> RedisOptions:

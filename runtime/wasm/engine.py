@@ -48,7 +48,7 @@ class InstancePool:
     instances: int  # component instances alive at once, at most
     memory_limit_bytes: int  # the largest linear memory a store may grow
     keep_resident: int = 0
-    warm_slots: int = 8
+    warm_slots: int = 2
 
     def configure(self, config: wasmtime.Config) -> None:
         # A componentize-py component: about ten core instances, two memories and

@@ -131,6 +131,31 @@ class _Ready:
     idle_since: float = 0.0
 
 
+class ReadyPool:
+    """Fresh instances of one component, made ahead of their requests.
+
+    One pool serves the component's runners in every region: an instance is
+    bound to a region only when a runner takes it (its context's services), so
+    a worker keeps `size` instances of a component, not `size` per region.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._ready: deque[_Ready] = deque()
+
+    def __len__(self) -> int:
+        return len(self._ready)
+
+    def short(self) -> bool:
+        return len(self._ready) < self.size
+
+    def put(self, ready: _Ready) -> None:
+        self._ready.append(ready)
+
+    def take(self) -> _Ready | None:
+        return self._ready.popleft() if self._ready else None
+
+
 def _linker_for(engine: WasmEngine, component: wc.Component) -> wc.Linker:
     # Building the linker registers every host function: do it once per engine.
     # It lives on the engine object: a table keyed by id() would hand a new
@@ -165,9 +190,12 @@ class ComponentRunner:
         max_response_body_bytes: int = MAX_RESPONSE_BODY_BYTES,
         reuse: ReusePolicy = FRESH,
         clock: Callable[[], float] = time.monotonic,
+        ready_pool: ReadyPool | None = None,
     ) -> None:
         """`clock` (seconds) times how long reused instances have been idle: the
-        Emulator's virtual clock, so that its tests decide when they expire."""
+        Emulator's virtual clock, so that its tests decide when they expire.
+        `ready_pool` is shared with the component's runners in other regions
+        (else the runner has one of its own, of `pool_size`)."""
         self.engine = engine
         self.component = component
         self.services = services
@@ -181,7 +209,7 @@ class ComponentRunner:
         self._rng = random.Random(reuse.seed)
         self._linker = _linker_for(engine, component)
         self._exports: dict[str, Any] | None = None  # the dispatch exports' indices
-        self._pool: deque[_Ready] = deque()  # fresh instances, made ahead
+        self.ready_pool = ready_pool if ready_pool is not None else ReadyPool(pool_size)
         self._warm: list[_Ready] = []  # instances that served a request and may serve more
         self._signatures: dict[str, Any] = {}  # the dispatch exports' types, taken once
         self.stats = {"requests": 0, "pool_misses": 0, "traps": 0, "deadlines": 0, "reused": 0}
@@ -244,7 +272,7 @@ class ComponentRunner:
         return ready
 
     def pool_len(self) -> int:
-        return len(self._pool)
+        return len(self.ready_pool)
 
     def warm_len(self) -> int:
         return len(self._warm)
@@ -259,7 +287,7 @@ class ComponentRunner:
 
     def refill_one(self) -> None:
         """Make one instance ahead of time (called when the wasm thread is idle)."""
-        self._pool.append(self._instantiate())
+        self.ready_pool.put(self._instantiate())
 
     def handle(self, request: HttpRequest, chain_depth: int = 0) -> HttpResponse:
         """Run one request in a fresh instance.
@@ -360,8 +388,10 @@ class ComponentRunner:
             if now - ready.idle_since < ready.idle_timeout:
                 self.stats["reused"] += 1
                 return ready
-        if self._pool:
-            return self._pool.popleft()
+        made = self.ready_pool.take()
+        if made is not None:
+            made.context.services = self.services  # made by any region's runner
+            return made
         self.stats["pool_misses"] += 1
         return self._instantiate()
 
@@ -380,7 +410,10 @@ class ComponentRunner:
 
         def invoke(name: str, *params: Any) -> Any:
             func = ready.exports[name]
-            result = convert.call(func, ready.store, self._signatures[name], *params)
+            signature = self._signatures.get(name)
+            if signature is None:  # an instance another region's runner made
+                signature = self._signatures[name] = convert.signature(func, ready.store)
+            result = convert.call(func, ready.store, signature, *params)
             func.post_return(ready.store)
             return result
 

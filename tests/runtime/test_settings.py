@@ -52,7 +52,8 @@ class TestDefaults:
         assert s.max_body_bytes == MAX_BODY_BYTES == 10 * 1024 * 1024
         assert s.body_timeout == "10s"
         assert s.max_connections == 512
-        assert s.pool_size == 2
+        assert s.pool_size == 1
+        assert s.pooling is True and s.keep_resident_mb == 16
         assert s.log_level == "info"
         assert s.cache_dir == tmp_path / "xdg-cache" / "edge"
         assert s.workers == default_workers()

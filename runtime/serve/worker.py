@@ -48,9 +48,6 @@ log = logging.getLogger("edge.worker")
 SETTINGS_ENV = "EDGE_WORKER_SETTINGS"
 WORKER_INDEX_ENV = "EDGE_WORKER_INDEX"  # worker 0 runs the triggers
 HOST_CLOSE_SECONDS = 1.0
-# Self and chained requests nest up to 10 deep (runtime.outbound.http_policy),
-# each in an instance of its own while its callers wait; a few chains at once.
-MAX_CHAIN_SLOTS = 64
 
 
 def start_host(
@@ -115,16 +112,16 @@ def start_host(
 
 
 def instance_pool(settings: Settings, manifest: Manifest) -> InstancePool | None:
-    """Pooling allocator slots for every instance this worker can hold at once: per
-    component the ones made ahead, per region and component one running and some
-    reused, and nested self requests."""
+    """Pooling allocator slots for every instance this worker can hold at once."""
     if not settings.pooling:
         return None
-    components = len(manifest.components)
-    slots = components * (settings.pool_size + 4 * len(settings.regions)) + MAX_CHAIN_SLOTS
     mib = 1024 * 1024
-    return InstancePool(
-        slots, settings.memory_limit_mb * mib, keep_resident=settings.keep_resident_mb * mib
+    return InstancePool.for_app(
+        len(manifest.components),
+        len(settings.regions),
+        made_ahead=settings.pool_size,
+        memory_limit_bytes=settings.memory_limit_mb * mib,
+        keep_resident=settings.keep_resident_mb * mib,
     )
 
 

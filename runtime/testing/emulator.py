@@ -45,7 +45,7 @@ from ..serve.admin import REGION_HEADER
 from ..serve.host import EdgeHost, HostLimits, TriggerRun
 from ..stores import KVStore, SqlConnection, SqlDatabase
 from ..triggers.plan import RedisSubscription, TriggerPlan, plan_triggers
-from ..wasm.engine import WasmEngine
+from ..wasm.engine import InstancePool, WasmEngine
 from ..wasm.reuse import ReusePolicy
 from .kv_history import (
     History,
@@ -203,7 +203,18 @@ class Emulator:
                         max_instance_reuse_count, idle_instance_timeout, seed=seed
                     ),
                 ),
-                engine=WasmEngine(cache_dir, wall_clock=self.clock.now),
+                # Slots of the pooling allocator, as edge up's workers have: a
+                # fresh instance costs a third less without the page faults.
+                engine=WasmEngine(
+                    cache_dir,
+                    wall_clock=self.clock.now,
+                    pool=InstancePool.for_app(
+                        len(self.manifest.components),
+                        len(self.regions),
+                        made_ahead=1,
+                        memory_limit_bytes=memory_limit_mb * 1024 * 1024,
+                    ),
+                ),
                 env=env,
                 clock=self.clock,
                 kv_wrapper=self._record_kv if record_history else None,

@@ -32,6 +32,12 @@ from .watchdog import Watchdog
 # Epoch ticks stop guest code at the request deadline (wall-clock time); 10 ms
 # keeps the deadline precise without waking the process too often.
 TICK_SECONDS = 0.01
+# Self and chained requests nest up to 10 deep (runtime.outbound.http_policy),
+# each in an instance of its own while its callers wait; a few chains at once.
+MAX_CHAIN_SLOTS = 64
+# What a fresh componentize-py instance dirties, about: kept mapped in each slot
+# and copied back from the snapshot, instead of faulted in again page by page.
+KEEP_RESIDENT_BYTES = 16 << 20
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,22 @@ class InstancePool:
     memory_limit_bytes: int  # the largest linear memory a store may grow
     keep_resident: int = 0
     warm_slots: int = 2
+
+    @classmethod
+    def for_app(
+        cls,
+        components: int,
+        regions: int,
+        *,
+        made_ahead: int,
+        memory_limit_bytes: int,
+        keep_resident: int = KEEP_RESIDENT_BYTES,
+    ) -> InstancePool:
+        """Slots for every instance a host can hold at once: per component the ones
+        made ahead, per region and component one running and some reused, and
+        nested self requests."""
+        slots = components * (made_ahead + 4 * regions) + MAX_CHAIN_SLOTS
+        return cls(slots, memory_limit_bytes, keep_resident=keep_resident)
 
     def configure(self, config: wasmtime.Config) -> None:
         # A componentize-py component: about ten core instances, two memories and

@@ -68,7 +68,9 @@ def test_an_idle_instance_is_dropped_after_the_timeout(built, tmp_path) -> None:
 
 
 def test_a_handler_exception_keeps_the_instance_but_a_deadline_ends_it(built, tmp_path) -> None:
-    with emulator(built, tmp_path, max_instance_reuse_count=100, deadline_ms=500) as emu:
+    # 64 MiB: a loaded machine fills it well within the deadline (256 MiB took ~0.5 s).
+    options = {"max_instance_reuse_count": 100, "deadline_ms": 500, "memory_limit_mb": 64}
+    with emulator(built, tmp_path, **options) as emu:
         client = emu.client()
         assert served(client, 2) == [1, 2]
         assert client.get("/raise").status_code == 500  # the framework's answer: the call ended

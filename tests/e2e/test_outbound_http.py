@@ -336,8 +336,11 @@ def test_edge_up_outbound_http(
         assert answer.status_code == 200, answer.text
         return answer.json(), time.monotonic() - started
 
-    near, near_s = call("us-east", url=upstream.url("/json"))
-    far, far_s = call("ap-south", url=upstream.url("/json"))
+    # The faster of two calls each: a loaded machine delays some calls by more
+    # than the round trip.
+    (near, near_s), (_, again_s) = (call("us-east", url=upstream.url("/json")) for _ in "12")
+    (far, far_s), (_, far_again_s) = (call("ap-south", url=upstream.url("/json")) for _ in "12")
+    near_s, far_s = min(near_s, again_s), min(far_s, far_again_s)
     assert near["status"] == far["status"] == 200
     round_trip = 2 * Network(["us-east", "ap-south"]).latency("us-east", "ap-south")
     assert far_s - near_s > 0.8 * round_trip, (near_s, far_s, round_trip)

@@ -73,3 +73,22 @@ def test_an_ordinary_overwrite_from_another_region_is_no_conflict(edge: Emulator
     assert edge.events("kv.conflict") == []
     ops = [(e["from"], e["op"]) for e in edge.events("kv.applied")]
     assert ops == [("us-east", "set"), ("eu-west", "set"), ("us-east", "delete")]
+
+
+def test_replicas_catching_up_are_sql_synced_events(
+    emulate: Callable[..., Emulator],
+) -> None:
+    edge = emulate(
+        "sqlprobe", regions=["us-east", "eu-west", "ap-south"], replication_lag="1s", jitter=0
+    )
+    eu = edge.client("eu-west")
+    schema = "CREATE TABLE t (n INTEGER)"
+    answer = eu.post("/sql", json={"statements": [schema], "mode": "each"})
+    assert answer.status_code == 200, answer.text
+    # The writer's replica syncs at once (it reads its own write), the others after the lag.
+    (own,) = edge.events("sql.synced")
+    assert (own["database"], own["region"]) == ("default", "eu-west")
+    assert own["pages"] >= 1 and own["ms"] >= 0
+    edge.advance("1s")
+    later = [e["region"] for e in edge.events("sql.synced")[1:]]
+    assert later == ["ap-south"]  # eu-west has nothing left to catch up

@@ -81,8 +81,12 @@ class KVReplicator:
         """Report the changes that left `src` for `dst` since the last look (link up)."""
         sender = self.regions[src].kv(label)
         link = (label, src, dst)
+        last = sender.last_seq()
+        if last <= self._sent.get(link, 0):
+            return  # the usual case, in one query: nothing written since
         mark = max(self._sent.get(link, 0), sender.acked(dst))
-        if sender.last_seq() <= mark:
+        if last <= mark:
+            self._sent[link] = mark
             return
         for change in sender.changes_since(mark, BATCH):
             self.events.emit("kv.sent", _change_fields(label, src, dst, change))

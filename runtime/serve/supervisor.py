@@ -34,7 +34,7 @@ from ..outbound import ADDRESS_VARIABLE, EmbeddedRedis, wants_embedded
 from ..regions.control import ControlFile
 from ..regions.network import Network
 from ..settings import WITH_SECRETS, Settings
-from ..stores.events import EventLog, EventWriter
+from ..stores.events import EventWriter, start_afresh
 from ..triggers.cron_scheduler import utc
 from ..triggers.plan import TriggerPlan
 from ..triggers.runs import RunRecord
@@ -169,9 +169,7 @@ def run_up(settings: Settings, *, build: bool = True) -> int:
         record = RunRecord.in_state_dir(settings.state_dir)
         record.reset()  # the counts are those of this edge up
         record.close()
-        events = EventLog.in_state_dir(settings.state_dir)
-        events.reset()  # so are the explorer's events (their ids go on)
-        events.close()
+        start_afresh(settings.state_dir)  # so are the explorer's events (their ids go on)
         return _run(settings, manifest, control, remote, claim, plan)
     finally:
         if redis is not None:

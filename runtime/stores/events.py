@@ -179,6 +179,22 @@ class EventLog:
         return [Event(int(i), float(at), kind, json.loads(fields)) for i, at, kind, fields in rows]
 
 
+def start_afresh(state_dir: Path) -> None:
+    """Empty the log for a new `edge up`; a file that is no database is only a log: replaced."""
+    path = Path(state_dir) / FILE_NAME
+    try:
+        events = EventLog(path)
+    except driver.DatabaseError as exc:
+        log.warning("%s is unreadable (%s): starting a new one", path, exc)
+        for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            stale.unlink(missing_ok=True)
+        events = EventLog(path)
+    try:
+        events.reset()
+    finally:
+        events.close()
+
+
 class EventWriter:
     """The sink of one process: events gathered in memory, written by a thread of its own."""
 

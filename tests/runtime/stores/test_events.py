@@ -17,6 +17,7 @@ from runtime.stores.events import (
     MemoryEvents,
     clip,
     preview,
+    start_afresh,
 )
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -165,3 +166,16 @@ def test_the_emulators_log_in_memory_is_bounded() -> None:
     assert [e.to_json() for e in memory.events("kv.applied")] == [
         {"id": 6, "at": 12.5, "kind": "kv.applied", "n": 5}
     ]
+
+
+def test_a_new_edge_up_replaces_a_log_that_is_no_database(tmp_path: Path) -> None:
+    (tmp_path / "events.sqlite").write_bytes(b"not a database at all, " * 100)
+    start_afresh(tmp_path)
+    log = EventLog.in_state_dir(tmp_path)
+    log.write([(time.time(), "k", "{}")])
+    assert [e.id for e in log.after(0)] == [1]
+    log.close()
+    start_afresh(tmp_path)  # a log that is fine is emptied, its ids go on
+    log = EventLog.in_state_dir(tmp_path)
+    assert log.count() == 0 and log.last_id() == 1
+    log.close()

@@ -22,6 +22,8 @@ from typing import Any
 
 from ..stores import StoreRegistry
 from ..stores.changes import Change, decode_changes, encode_changes, hlc_millis
+from ..stores.conflicts import Conflict, Version
+from ..stores.events import NO_EVENTS, EventSink, clip, preview
 from .clock import Clock
 from .network import Network
 
@@ -44,12 +46,16 @@ class KVReplicator:
         labels: Sequence[str],
         network: Network,
         clock: Clock,
+        events: EventSink = NO_EVENTS,
     ) -> None:
         self.regions = regions
         self.labels = sorted(set(labels))
         self.network = network
         self.clock = clock
+        self.events = events
         self.stats: dict[tuple[str, str, str], LinkStats] = {}
+        # (label, src, dst) -> the last seq reported as sent on that link.
+        self._sent: dict[tuple[str, str, str], int] = {}
 
     def _pairs(self) -> list[tuple[str, str]]:
         names = list(self.regions)
@@ -66,8 +72,26 @@ class KVReplicator:
         for label in self.labels:
             for src, dst in self._pairs():
                 if self.network.is_up(src, dst):
+                    if self.events is not NO_EVENTS:
+                        self._announce(label, src, dst)
                     delivered += self._deliver(label, src, dst, now)
         return delivered
+
+    def _announce(self, label: str, src: str, dst: str) -> None:
+        """Report the changes that left `src` for `dst` since the last look (link up)."""
+        sender = self.regions[src].kv(label)
+        link = (label, src, dst)
+        last = sender.last_seq()
+        if last <= self._sent.get(link, 0):
+            return  # the usual case, in one query: nothing written since
+        mark = max(self._sent.get(link, 0), sender.acked(dst))
+        if last <= mark:
+            self._sent[link] = mark
+            return
+        for change in sender.changes_since(mark, BATCH):
+            self.events.emit("kv.sent", _change_fields(label, src, dst, change))
+            mark = change.seq
+        self._sent[link] = mark
 
     def _deliver(self, label: str, src: str, dst: str, now: float) -> int:
         sender = self.regions[src].kv(label)
@@ -90,8 +114,10 @@ class KVReplicator:
             if not due:
                 return total
             message = encode_changes(due)  # what crosses the emulated wire
-            applied = receiver.apply(decode_changes(message))
+            conflicts: list[Conflict] = []
+            applied = receiver.apply(decode_changes(message), conflicts)
             sender.ack(dst, due[-1].seq)
+            self._report(label, src, dst, due, conflicts)
             stats = self.stats.setdefault((label, src, dst), LinkStats())
             stats.delivered += len(due)
             stats.applied += applied
@@ -101,6 +127,25 @@ class KVReplicator:
             total += len(due)
             if len(due) < len(pending) or len(pending) < BATCH:
                 return total
+
+    def _report(
+        self, label: str, src: str, dst: str, due: list[Change], conflicts: list[Conflict]
+    ) -> None:
+        if self.events is NO_EVENTS:
+            return
+        for change in due:
+            self.events.emit("kv.applied", _change_fields(label, src, dst, change))
+        for conflict in conflicts:
+            self.events.emit(
+                "kv.conflict",
+                {
+                    "store": label,
+                    "key": clip(conflict.key),
+                    "region": conflict.region,
+                    "winner": _version(conflict.winner),
+                    "loser": _version(conflict.loser),
+                },
+            )
 
     def next_due(self) -> float | None:
         """The earliest time a pending change can be delivered over an up link."""
@@ -159,3 +204,17 @@ class KVReplicator:
                 )
             stores.append({"store": label, "replicas_agree": self.agree(label), "links": links})
         return {"kv": stores}
+
+
+def _change_fields(label: str, src: str, dst: str, change: Change) -> dict[str, Any]:
+    op = "delete" if change.tombstone else "set"
+    return {"store": label, "key": clip(change.key), "from": src, "to": dst, "op": op}
+
+
+def _version(version: Version) -> dict[str, Any]:
+    # "deleted" is ours, beside the contract's fields: a tombstone has no value.
+    return {
+        "region": version.region,
+        "value": preview(version.value),
+        "deleted": version.value is None,
+    }

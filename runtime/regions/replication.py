@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..stores import ReplicaSync, StateLayout, StoreRegistry
+from ..stores.events import NO_EVENTS, EventSink
 from .clock import RealClock
 from .control import ControlFile
 from .kv_replication import KVReplicator
@@ -78,6 +79,7 @@ class ReplicationLoop:
         sql_labels: Sequence[str],
         primary: str,
         control: ControlFile,
+        events: EventSink = NO_EVENTS,
     ) -> None:
         clock = RealClock()
         registries = {name: StoreRegistry(layout, name, clock=clock.now) for name in regions}
@@ -85,8 +87,8 @@ class ReplicationLoop:
         network = control.load()
         self._sync = ReplicaSync(layout, primary, clock.now)
         self.replication = Replication(
-            KVReplicator(registries, kv_labels, network, clock),
-            SqlReplicator(registries, sql_labels, primary, network, clock, self._sync),
+            KVReplicator(registries, kv_labels, network, clock, events),
+            SqlReplicator(registries, sql_labels, primary, network, clock, self._sync, events),
         )
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="edge-replication", daemon=True)

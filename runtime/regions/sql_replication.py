@@ -16,10 +16,12 @@ tests and for the loop of `edge up` alike.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..stores import ReplicaSync, StoreRegistry
+from ..stores.events import NO_EVENTS, EventSink
 from ..stores.sqlsync import read_synced_at
 from .clock import Clock
 from .network import Network
@@ -34,8 +36,10 @@ class SqlReplicator:
         network: Network,
         clock: Clock,
         sync: ReplicaSync,
+        events: EventSink = NO_EVENTS,
     ) -> None:
         self.regions = regions
+        self.events = events
         self.labels = sorted(set(labels))
         self.primary = primary
         self.network = network
@@ -68,9 +72,12 @@ class SqlReplicator:
         for label in self.labels:
             for region in self.replicas:
                 if self.network.is_up(self.primary, region):
-                    synced += self.sync.sync(label, region)
+                    synced += self._sync(label, region)
                     self._behind.pop((label, region), None)
         return synced
+
+    def _sync(self, label: str, region: str) -> bool:
+        return synced_reporting(self.sync, self.events, label, region)
 
     def _due(self, label: str, region: str, since: float) -> float:
         seq = self._rounds.get((label, region), 0)
@@ -85,7 +92,7 @@ class SqlReplicator:
             if not self.network.is_up(self.primary, region):
                 continue
             if self._due(label, region, since) <= now:
-                self.sync.sync(label, region)
+                self._sync(label, region)
                 del self._behind[(label, region)]
                 self._rounds[(label, region)] = self._rounds.get((label, region), 0) + 1
                 synced += 1
@@ -109,6 +116,26 @@ class SqlReplicator:
 
     def status(self) -> dict[str, Any]:
         return {"sql": sql_status(self.regions, self.labels, self.primary, self.network)}
+
+
+def synced_reporting(sync: ReplicaSync, events: EventSink, label: str, region: str) -> bool:
+    """`sync.sync(label, region)`, with a `sql.synced` event if it wrote any page."""
+    started = time.perf_counter()
+    if not sync.sync(label, region):
+        return False
+    report = sync.last
+    if report is not None and report.pages_written:
+        ms = (time.perf_counter() - started) * 1000
+        events.emit(
+            "sql.synced",
+            {
+                "database": label,
+                "region": region,
+                "pages": report.pages_written,
+                "ms": round(ms, 3),
+            },
+        )
+    return True
 
 
 def replicas_current(

@@ -35,9 +35,11 @@ from ..stores import (
     deadlines,
 )
 from ..stores.closeable import Closeable
+from ..stores.events import NO_EVENTS, EventSink
 from ..stores.readonly import WRITE_VERBS
 from .clock import Clock
 from .network import Network
+from .sql_replication import synced_reporting
 
 log = logging.getLogger("edge.sql")
 
@@ -61,6 +63,7 @@ class SqlRouter:
         clock: Clock,
         sync: ReplicaSync,
         write_timeout: float = DEFAULT_WRITE_TIMEOUT,
+        events: EventSink = NO_EVENTS,
     ) -> None:
         if primary not in regions:
             raise ValueError(f"primary region {primary!r} is not one of {', '.join(regions)}")
@@ -70,6 +73,7 @@ class SqlRouter:
         self.clock = clock
         self.sync = sync
         self.write_timeout = write_timeout
+        self.events = events
 
     def connect(self, region: str, label: str) -> SqlConnection | RoutedConnection:
         if region == self.primary:
@@ -109,7 +113,7 @@ class SqlRouter:
     def caught_up(self, label: str, region: str) -> None:
         """Sync the writer's replica so its region reads its own write."""
         try:
-            self.sync.sync(label, region)
+            synced_reporting(self.sync, self.events, label, region)
         except Exception:  # the write itself committed; the replica catches up later
             log.exception("could not sync %s's replica of %r after a write", region, label)
 

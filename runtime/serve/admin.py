@@ -37,6 +37,7 @@ from ..regions.control import ControlFile
 from ..regions.kv_replication import KVReplicator
 from ..regions.network import Network
 from ..regions.sql_replication import sql_status
+from ..stores.events import NO_EVENTS, EventSink
 from ..wasm.thread import WasmThread
 from .endpoints import read_endpoints
 from .host import EdgeHost
@@ -96,6 +97,7 @@ def admin_routes(
     control: ControlFile,
     public_url: str,
     triggers: Triggers | None = None,
+    events: EventSink = NO_EVENTS,
 ) -> list[Route]:
     def region_url(name: str) -> str:
         scheme, _, hostport = public_url.rstrip("/").partition("://")
@@ -141,6 +143,11 @@ def admin_routes(
         summary = {"now": time.time(), "network": _summary(network), "links": network.describe()}
         return JSONResponse({**summary, **stores})
 
+    def changed(network: Network, action: str, region: str | None, other: str | None) -> Response:
+        links = network.describe()
+        events.emit("network", {"action": action, "region": region, "other": other, "links": links})
+        return JSONResponse({"links": links})
+
     async def partition(request: Request) -> Response:
         data = await _body(request)
         region = _opt(data, "region")
@@ -148,13 +155,13 @@ def admin_routes(
             raise ValueError('say which region to partition: {"region": "eu-west"}')
         other = _opt(data, "other")
         network = control.update(lambda net: net.partition(region, other))
-        return JSONResponse({"links": network.describe()})
+        return changed(network, "partition", region, other)
 
     async def heal(request: Request) -> Response:
         data = await _body(request)
         region, other = _opt(data, "region"), _opt(data, "other")
         network = control.update(lambda net: net.heal(time.time(), region, other))
-        return JSONResponse({"links": network.describe()})
+        return changed(network, "heal", region, other)
 
     async def lag(request: Request) -> Response:
         data = await _body(request)
@@ -164,7 +171,7 @@ def admin_routes(
         jitter = None if data.get("jitter") is None else parse_duration(data["jitter"])
         region, other = _opt(data, "region"), _opt(data, "other")
         network = control.update(lambda net: net.set_lag(seconds, region, other, jitter))
-        return JSONResponse({"links": network.describe()})
+        return changed(network, "lag", region, other)
 
     async def routes(request: Request) -> Response:
         listing = [{"route": r, "component": c} for r, c in host.manifest.routes()]

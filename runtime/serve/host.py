@@ -33,6 +33,7 @@ from ..regions.clock import Clock, RealClock
 from ..regions.network import Network
 from ..regions.sql_routing import DEFAULT_WRITE_TIMEOUT, RoutedConnection, SqlRouter
 from ..stores import KVStore, ReplicaSync, SqlConnection, StateLayout, StoreRegistry
+from ..stores.events import NO_EVENTS, EventSink
 from ..wasm.bindings import Grants, HostServices
 from ..wasm.engine import WasmEngine
 from ..wasm.instances import (
@@ -153,6 +154,7 @@ class EdgeHost:
         redis: RedisOptions | None = None,
         variable_fallbacks: Mapping[str, str] | None = None,
         origins: Mapping[str, str] | None = None,
+        events: EventSink = NO_EVENTS,
     ) -> None:
         if not regions:
             raise EdgeError("at least one region is needed")
@@ -212,6 +214,7 @@ class EdgeHost:
             clock=self.clock,
             sync=self.replica_sync,
             write_timeout=sql_write_timeout,
+            events=events,
         )
 
     def _redis_connectors(self, options: RedisOptions) -> dict[str, RedisConnector]:
@@ -281,6 +284,11 @@ class EdgeHost:
     def prefill(self) -> None:
         while self.refill_one():
             pass
+
+    def component_for(self, method: str, url: str) -> str | None:
+        """The component that `handle` runs for this request (None: no route matches)."""
+        match = self.router.match(method, urlsplit(url).path or "/")
+        return None if match is None else match.handler
 
     def handle(
         self,

@@ -14,6 +14,7 @@ import logging
 import signal
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from hypercorn.config import Config as HypercornConfig
@@ -24,9 +25,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..regions.control import ControlFile
+from ..stores.events import NO_EVENTS, EventSink, clip
 from ..wasm.instances import HttpResponse
 from ..wasm.thread import WasmThread
 from .admin import ADMIN_PREFIX, HEALTH_PATH, REGION_HEADER, admin_routes
+from .event_stream import EventStreams
 from .guard import Guard, SameOrigin
 from .host import EdgeHost
 from .incoming import IncomingGuard, read_body
@@ -43,6 +46,7 @@ class ServerOptions:
     body_timeout: float  # seconds for a whole request body, from its head
     same_origin: SameOrigin  # who may use the admin API under /_edge/
     admin_token: str | None = None
+    log_requests: bool = True  # one info line per request (else the terminal's live status)
 
 
 class UnknownRegion(Exception):
@@ -91,6 +95,8 @@ def create_app(
     control: ControlFile,
     options: ServerOptions,
     triggers: Triggers | None = None,
+    events: EventSink = NO_EVENTS,
+    streams: EventStreams | None = None,
 ) -> Starlette:
     async def edge_request(request: Request) -> Response:
         started = time.perf_counter()
@@ -105,14 +111,27 @@ def create_app(
         else:
             response = await _dispatch(request, region)
         elapsed = (time.perf_counter() - started) * 1000
-        log.info(
-            "%s %s %d %.1fms %s",
-            request.method,
-            request.url.path,
-            response.status_code,
-            elapsed,
-            region or "-",
-        )
+        if options.log_requests:
+            log.info(
+                "%s %s %d %.1fms %s",
+                request.method,
+                request.url.path,
+                response.status_code,
+                elapsed,
+                region or "-",
+            )
+        if region is not None:
+            events.emit(
+                "request",
+                {
+                    "region": region,
+                    "method": request.method,
+                    "path": clip(request.url.path),
+                    "status": response.status_code,
+                    "ms": round(elapsed, 3),
+                    "component": host.component_for(request.method, str(request.url)),
+                },
+            )
         return response
 
     async def _dispatch(request: Request, region: str) -> Response:
@@ -135,7 +154,8 @@ def create_app(
     )
     return Starlette(
         routes=[
-            *admin_routes(host, wasm, control, options.public_url, triggers),
+            *admin_routes(host, wasm, control, options.public_url, triggers, events),
+            *(streams.routes() if streams is not None else []),
             Route("/{path:path}", edge_request, methods=methods),
         ],
         middleware=[Middleware(IncomingGuard, body_timeout=options.body_timeout), guard],
@@ -154,14 +174,28 @@ def hypercorn_config(bind: str | None = None) -> HypercornConfig:
     return config
 
 
-async def serve_forever(app: Starlette, sock: socket.socket, max_connections: int) -> None:
-    """Serve on the listening `sock` until SIGINT or SIGTERM; closes `sock`."""
+async def serve_forever(
+    app: Starlette,
+    sock: socket.socket,
+    max_connections: int,
+    stopping: Callable[[], None] | None = None,
+) -> None:
+    """Serve on the listening `sock` until SIGINT or SIGTERM; closes `sock`.
+
+    `stopping` is called at the signal, before the graceful wait: it ends the
+    responses that would never end by themselves (event streams)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     limit = connection_limit(max_connections)
-    await serve_connections(app, hypercorn_config(), sock, limit, stop.wait)
+
+    async def shutdown() -> None:
+        await stop.wait()
+        if stopping is not None:
+            stopping()
+
+    await serve_connections(app, hypercorn_config(), sock, limit, shutdown)
 
 
 def bound_socket(host: str, port: int, *, listen: bool) -> socket.socket:

@@ -34,6 +34,7 @@ from ..outbound import ADDRESS_VARIABLE, EmbeddedRedis, wants_embedded
 from ..regions.control import ControlFile
 from ..regions.network import Network
 from ..settings import WITH_SECRETS, Settings
+from ..stores.events import EventWriter, start_afresh
 from ..triggers.cron_scheduler import utc
 from ..triggers.plan import TriggerPlan
 from ..triggers.runs import RunRecord
@@ -43,6 +44,7 @@ from .host import app_labels
 from .hrana_service import HranaService
 from .lifeline import LIFELINE_ENV, SupervisorEnd, pair
 from .server import bound_socket
+from .terminal import LiveStatus, url_lines
 from .triggers import make_plan
 from .worker import SETTINGS_ENV, WORKER_INDEX_ENV, public_url, replication_loop, serve
 
@@ -98,6 +100,8 @@ def banner(
     for route, cid in manifest.routes():
         table.add_row(route, cid, url + route.removesuffix("/..."))
     console.print(table)
+    for line in url_lines(settings, url):
+        console.print(line, highlight=False, markup=False)
     regions = ", ".join(
         f"{r}{' (default)' if r == (settings.default_region or settings.regions[0]) else ''}"
         for r in settings.regions
@@ -165,6 +169,7 @@ def run_up(settings: Settings, *, build: bool = True) -> int:
         record = RunRecord.in_state_dir(settings.state_dir)
         record.reset()  # the counts are those of this edge up
         record.close()
+        start_afresh(settings.state_dir)  # so are the explorer's events (their ids go on)
         return _run(settings, manifest, control, remote, claim, plan)
     finally:
         if redis is not None:
@@ -225,19 +230,23 @@ def _run(
     hrana = start_hrana(settings, manifest, control, remote)
     banner(manifest, settings, hrana, remote)
     trigger_banner(plan)
+    status = LiveStatus(settings.state_dir).start()
     try:
         if settings.workers == 1:
             # One worker: serve (and replicate, and run the triggers) in this process.
             claim.close()
             serve(settings, replicate=True, run_triggers=True)
             return 0
-        loop = replication_loop(settings, app_labels(manifest, remote), control)
+        events = EventWriter.in_state_dir(settings.state_dir).start()
+        loop = replication_loop(settings, app_labels(manifest, remote), control, events)
         try:
             return _supervise(settings)
         finally:
             loop.stop()
+            events.close()
             claim.close()
     finally:
+        status.stop()
         if hrana is not None:
             hrana.stop()
 

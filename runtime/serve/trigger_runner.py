@@ -26,6 +26,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
+from ..stores.events import NO_EVENTS, EventSink
 from ..triggers.plan import CronJob, RedisSubscription
 from ..triggers.runs import RowKey, RunRecord
 from .host import EdgeHost, TriggerRun
@@ -87,6 +88,17 @@ def log_run(firing: Firing, region: str, run: TriggerRun) -> None:
         )
 
 
+def run_event(events: EventSink, firing: Firing, region: str, run: TriggerRun) -> None:
+    fields = {
+        "trigger": firing.kind,
+        "component": firing.component,
+        "region": region,
+        "ok": run.ok,
+        "ms": round(run.seconds * 1e3, 3),
+    }
+    events.emit("trigger", fields)
+
+
 class TriggerRunner:
     def __init__(
         self,
@@ -96,11 +108,13 @@ class TriggerRunner:
         *,
         max_queued: int = MAX_QUEUED,
         max_queued_bytes: int = MAX_QUEUED_BYTES,
+        events: EventSink = NO_EVENTS,
     ) -> None:
         """`submit(fn, *args)`: a future of `fn(*args)` on the wasm thread."""
         self._host = host
         self._submit = submit
         self._record = record
+        self._events = events
         self._max_queued = max_queued
         self._max_bytes = max_queued_bytes
         self._queue: queue.SimpleQueue[Firing | None] = queue.SimpleQueue()
@@ -173,6 +187,7 @@ class TriggerRunner:
             log.exception("%s in %s could not run", firing.trigger, region)
             run = TriggerRun(False, f"the host failed: {exc}", time.time() - started)
         log_run(firing, region, run)
+        run_event(self._events, firing, region, run)
         self._safely(
             self._record.ran,
             firing.key(region),

@@ -21,6 +21,7 @@ from typing import Any
 
 from ..app.model import Manifest
 from ..errors import EdgeError
+from ..stores.events import NO_EVENTS, EventSink
 from ..triggers.connect import target
 from ..triggers.cron_scheduler import CronScheduler
 from ..triggers.plan import CronJob, TriggerPlan, plan_triggers
@@ -28,7 +29,7 @@ from ..triggers.redis_subscriber import RedisSubscriber, SubscriberState
 from ..triggers.runs import RowKey, RunRecord, empty_stats
 from ..wasm.thread import WasmThread
 from .host import EdgeHost, TriggerRun
-from .trigger_runner import TriggerRunner, cron_firing, log_run
+from .trigger_runner import TriggerRunner, cron_firing, log_run, run_event
 
 
 def make_plan(
@@ -57,8 +58,10 @@ class Triggers:
         record: RunRecord,
         *,
         redis_timeout: float = 5.0,
+        events: EventSink = NO_EVENTS,
     ) -> None:
         self.host = host
+        self.events = events
         self.wasm = wasm
         self.plan = plan
         self.record = record
@@ -77,7 +80,9 @@ class Triggers:
         """Subscribe to every channel and keep the cron schedule, in this process."""
         if self.empty:
             return
-        runner = self._runner = TriggerRunner(self.host, self.wasm.submit, self.record)
+        runner = self._runner = TriggerRunner(
+            self.host, self.wasm.submit, self.record, events=self.events
+        )
         runner.start()
         for address in self.plan.addresses():
             channels = self._channels(address)
@@ -218,6 +223,7 @@ class Triggers:
                 )
                 run: TriggerRun = await asyncio.wrap_future(future)
                 log_run(firing, name, run)
+                run_event(self.events, firing, name, run)
                 await asyncio.to_thread(
                     self.record.ran,
                     firing.key(name),

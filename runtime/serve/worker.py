@@ -20,6 +20,7 @@ import logging
 import os
 import socket
 import sys
+from collections.abc import Callable
 
 from starlette.applications import Starlette
 
@@ -33,14 +34,17 @@ from ..regions.control import ControlFile
 from ..regions.replication import ReplicationLoop
 from ..settings import Settings
 from ..stores import StateLayout
+from ..stores.events import NO_EVENTS, EventLog, EventSink, EventWriter
 from ..triggers.runs import RunRecord
 from ..wasm.engine import InstancePool, WasmEngine
 from ..wasm.reuse import ReusePolicy
 from ..wasm.thread import WasmThread
+from .event_stream import EventStreams
 from .guard import same_origin
 from .host import EdgeHost, HostLimits, app_labels
 from .lifeline import WasmProgress, WorkerEnd
 from .server import ServerOptions, bound_socket, create_app, serve_forever
+from .terminal import terminal_feed
 from .triggers import Triggers, make_plan
 
 log = logging.getLogger("edge.worker")
@@ -51,7 +55,10 @@ HOST_CLOSE_SECONDS = 1.0
 
 
 def start_host(
-    settings: Settings, control: ControlFile, progress: WasmProgress | None = None
+    settings: Settings,
+    control: ControlFile,
+    progress: WasmProgress | None = None,
+    events: EventSink = NO_EVENTS,
 ) -> tuple[EdgeHost, WasmThread]:
     """Build the host on its wasm thread, with its pools filled, ready to serve.
 
@@ -99,6 +106,7 @@ def start_host(
                 if settings.redis_embedded_address
                 else None
             ),
+            events=events,
         )
         host.prefill()
         return host
@@ -155,13 +163,14 @@ def serve(settings: Settings, *, replicate: bool = False, run_triggers: bool = F
         line.watch_supervisor()  # from the start: an orphan must not go on loading
     progress = WasmProgress()
     control = ControlFile(settings.state_dir)  # one cache of network.json per process
-    host, wasm = start_host(settings, control, progress)
+    events = EventWriter.in_state_dir(settings.state_dir).start()
+    host, wasm = start_host(settings, control, progress, events)
     # Listening only once ready: the kernel sends no connection to a worker
     # still starting (a replacement, say) while the others can take it.
     address, port = settings.listen_address
     sock = bound_socket(address, port, listen=True)
     loop = (
-        replication_loop(settings, app_labels(host.manifest, host.remote_sql), control)
+        replication_loop(settings, app_labels(host.manifest, host.remote_sql), control, events)
         if replicate
         else None
     )
@@ -171,20 +180,33 @@ def serve(settings: Settings, *, replicate: bool = False, run_triggers: bool = F
         parse_duration(settings.body_timeout),
         same_origin(settings),
         settings.admin_secret,
+        log_requests=not terminal_feed(),
     )
-    triggers = start_triggers(settings, host, wasm, run=run_triggers)
-    app = create_app(host, wasm, control, options, triggers)
+    triggers = start_triggers(settings, host, wasm, run=run_triggers, events=events)
+    streams = EventStreams(EventLog.in_state_dir(settings.state_dir))
+    app = create_app(host, wasm, control, options, triggers, events, streams)
     try:
-        asyncio.run(_serve(app, sock, settings.max_connections, line, progress, wasm))
+        asyncio.run(
+            _serve(app, sock, settings.max_connections, line, progress, wasm, streams.close)
+        )
     finally:
         triggers.stop()
         if loop is not None:
             loop.stop()
         _close_host(host, wasm)
         triggers.record.close()
+        events.close()
+        streams.log.close()
 
 
-def start_triggers(settings: Settings, host: EdgeHost, wasm: WasmThread, *, run: bool) -> Triggers:
+def start_triggers(
+    settings: Settings,
+    host: EdgeHost,
+    wasm: WasmThread,
+    *,
+    run: bool,
+    events: EventSink = NO_EVENTS,
+) -> Triggers:
     """The app's triggers as this process knows them; running here if `run`."""
     plan = make_plan(
         host.manifest, host.variables.app_value, list(host.regions), settings.trigger_regions
@@ -195,6 +217,7 @@ def start_triggers(settings: Settings, host: EdgeHost, wasm: WasmThread, *, run:
         plan,
         RunRecord.in_state_dir(settings.state_dir),
         redis_timeout=parse_duration(settings.redis_timeout),
+        events=events,
     )
     if run:
         triggers.start()
@@ -208,12 +231,13 @@ async def _serve(
     line: WorkerEnd | None,
     progress: WasmProgress,
     wasm: WasmThread,
+    stopping: Callable[[], None] | None = None,
 ) -> None:
     beating = None
     if line is not None:
         beating = asyncio.get_running_loop().create_task(line.beat(progress, wasm.submit))
     try:
-        await serve_forever(app, sock, max_connections)
+        await serve_forever(app, sock, max_connections, stopping)
     finally:
         if beating is not None:
             beating.cancel()
@@ -230,7 +254,10 @@ def _close_host(host: EdgeHost, wasm: WasmThread) -> None:
 
 
 def replication_loop(
-    settings: Settings, labels: tuple[list[str], list[str]], control: ControlFile
+    settings: Settings,
+    labels: tuple[list[str], list[str]],
+    control: ControlFile,
+    events: EventSink = NO_EVENTS,
 ) -> ReplicationLoop:
     kv_labels, sql_labels = labels
     assert settings.primary_region is not None  # filled in by Settings
@@ -241,6 +268,7 @@ def replication_loop(
         sql_labels,
         settings.primary_region,
         control,
+        events,
     )
     loop.start()
     return loop

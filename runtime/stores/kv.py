@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from ._sqlite import DEFAULT_BUSY_TIMEOUT, data_version, driver, open_connection
 from .changes import HLC_MAX, Change, digest_entries, pack_hlc, valid_hlc, wins
 from .closeable import Closeable
+from .conflicts import Conflict, lost_change
 from .limits import MAX_KEY_BYTES, MAX_VALUE_BYTES
 
 # Version 2 added the outbox and the peers' acknowledgements.
@@ -305,11 +306,13 @@ class KVStore(Closeable):
             for seq, key, value, tomb, hlc, origin in rows
         ]
 
-    def apply(self, changes: Iterable[Change]) -> int:
+    def apply(self, changes: Iterable[Change], conflicts: list[Conflict] | None = None) -> int:
         """Apply remote changes in one transaction; returns how many won and were stored.
 
         A change is stored only if it beats the entry it would replace (idempotent,
         order-independent). No outbox: every region sends its own writes to every peer.
+        With `conflicts`, each change that lost to a different value from another
+        region is added to it (runtime.stores.conflicts says why that is a conflict).
         """
         batch = list(changes)
         for change in batch:
@@ -322,8 +325,23 @@ class KVStore(Closeable):
             # HLC receive rule: later local writes must go past what arrived.
             self._advance_clock(conn, max(change.hlc for change in batch))
             for change in batch:
-                applied += self._put(conn, change.key, change.value, change.hlc, change.origin)
+                won = self._put(conn, change.key, change.value, change.hlc, change.origin)
+                applied += won
+                if not won and conflicts is not None:
+                    lost = self._lost(conn, change)
+                    if lost is not None:
+                        conflicts.append(lost)
         return applied
+
+    def _lost(self, conn: driver.Connection, change: Change) -> Conflict | None:
+        """The conflict of a change that lost, if what beat it is another region's other value."""
+        row = conn.execute(
+            "SELECT origin, value FROM entries WHERE key = ?", (change.key,)
+        ).fetchone()
+        kept = None if row[1] is None else bytes(row[1])
+        if row[0] == change.origin or kept == change.value:
+            return None  # a duplicate, or the same value written twice
+        return lost_change(self.region, change, row[0], kept)
 
     def acked(self, peer: str) -> int:
         """The highest seq `peer` has acknowledged (0 if it never did)."""

@@ -44,6 +44,7 @@ from ..regions.sql_routing import RoutedConnection
 from ..serve.admin import REGION_HEADER
 from ..serve.host import EdgeHost, HostLimits, TriggerRun
 from ..stores import KVStore, SqlConnection, SqlDatabase
+from ..stores.events import MemoryEvents
 from ..triggers.plan import RedisSubscription, TriggerPlan, plan_triggers
 from ..wasm.engine import InstancePool, WasmEngine
 from ..wasm.reuse import ReusePolicy
@@ -166,6 +167,9 @@ class Emulator:
         if clock != "virtual":
             raise ValueError("the Emulator runs on the virtual clock; `edge up` uses the real one")
         self.clock = VirtualClock()
+        # Replication's events (kv.sent, kv.applied, kv.conflict, sql.synced) on
+        # the virtual clock; requests and the network are the test's own doing.
+        self.event_log = MemoryEvents(clock=self.clock.now)
         self.manifest = load(manifest)
         if build:
             build_manifest(self.manifest, report=lambda line: None)
@@ -227,6 +231,7 @@ class Emulator:
                 variable_fallbacks=(
                     {ADDRESS_VARIABLE: self.redis.address} if self.redis is not None else None
                 ),
+                events=self.event_log,
             )
         except BaseException:
             if self.redis is not None:
@@ -249,7 +254,9 @@ class Emulator:
         self.primary_region = self.host.primary_region
         registries = {name: region.stores for name, region in self.host.regions.items()}
         self.replicator = Replication(
-            KVReplicator(registries, self.host.kv_labels(), self.network, self.clock),
+            KVReplicator(
+                registries, self.host.kv_labels(), self.network, self.clock, self.event_log
+            ),
             SqlReplicator(
                 registries,
                 self.host.sql_labels(),
@@ -257,8 +264,13 @@ class Emulator:
                 self.network,
                 self.clock,
                 self.host.replica_sync,
+                self.event_log,
             ),
         )
+
+    def events(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """Replication's events so far (of one kind), as `edge up`'s feed has them."""
+        return [event.to_json() for event in self.event_log.events(kind)]
 
     # --- time -------------------------------------------------------------------------
 

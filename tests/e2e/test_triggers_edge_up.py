@@ -249,6 +249,17 @@ def test_cron_runs_now_over_the_admin_api_in_every_region(up: EdgeUp) -> None:
         assert cron[region]["runs"] >= 1
         assert cron[region]["next_run"] % 600 == 0  # "0 */10 * * * *"
         assert cron[region]["next_run"] > time.time()
+
+    # Each region's run is a `trigger` event of the explorer's feed.
+    def feed() -> list[tuple[object, ...]]:
+        events = httpx.get(f"{up.url}/_edge/events/recent", params={"limit": 1000}).json()
+        keys = ("trigger", "component", "region", "ok")
+        return [tuple(e[k] for k in keys) for e in events["events"] if e["kind"] == "trigger"]
+
+    wait_for(
+        lambda: {("cron", "jobs", region, True) for region in REGIONS} <= set(feed()),
+        what="the runs in the event log",
+    )
     unknown = httpx.post(f"{up.url}/_edge/cron/nothing", json={})
     assert unknown.status_code == 404
     assert "has no cron job" in unknown.json()["error"]

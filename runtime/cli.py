@@ -1,4 +1,4 @@
-"""The `edge` command: build, up, componentize, deploy, push."""
+"""The `edge` command: build, up, componentize, deploy, push, new."""
 
 from __future__ import annotations
 
@@ -196,6 +196,17 @@ def _parser() -> argparse.ArgumentParser:
         "plugin_args", nargs="*", metavar="-- ARGS", help="after --: passed to the Spin plugin"
     )
 
+    new = sub.add_parser(
+        "new",
+        help="create an app from a template (edge new --list shows them)",
+        description="Create directory NAME (or --dir) holding a Spin app made from TEMPLATE: "
+        "spin.toml, the app module, a README and a test that passes as created.",
+    )
+    new.add_argument("template", nargs="?", help="the template, e.g. http-kv")
+    new.add_argument("name", nargs="?", help="the application name (and component id), e.g. my-app")
+    new.add_argument("--dir", type=Path, help="where to create it (default: ./NAME)")
+    new.add_argument("--list", action="store_true", help="list the templates and stop")
+
     push = sub.add_parser(
         "push", help="build what is stale, then push the app to an OCI registry as Spin's artifact"
     )
@@ -306,6 +317,22 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
         report=lambda line: console.print(line, highlight=False, markup=False, soft_wrap=True),
     )
     return deploy(options)
+
+
+def _cmd_new(args: argparse.Namespace) -> int:
+    from .templates import create_app, find_template, templates
+    from .templates.messages import listing, next_steps
+
+    if args.list:
+        for line in listing(templates()):
+            print(line)
+        return 0
+    if args.template is None or args.name is None:
+        raise EdgeError("usage: edge new TEMPLATE NAME [--dir PATH] (or edge new --list)")
+    created = create_app(find_template(args.template), args.name, args.dir)
+    for line in next_steps(created):
+        print(line)
+    return 0
 
 
 def _cmd_push(args: argparse.Namespace) -> int:
@@ -521,6 +548,7 @@ COMMANDS = {
     "componentize": _cmd_componentize,
     "deploy": _cmd_deploy,
     "push": _cmd_push,
+    "new": _cmd_new,
     "partition": _cmd_fault,
     "heal": _cmd_fault,
     "lag": _cmd_fault,

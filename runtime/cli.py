@@ -224,9 +224,10 @@ def _parser() -> argparse.ArgumentParser:
 def _cmd_build(args: argparse.Namespace) -> int:
     from .app.manifest import load
     from .build.incremental import build_manifest
+    from .build.progress import progress_for
 
     manifest = load(args.manifest or Path("spin.toml"))
-    build_manifest(manifest, force=args.force, only=args.component, report=console.print)
+    build_manifest(manifest, force=args.force, only=args.component, progress=progress_for(console))
     return 0
 
 
@@ -278,13 +279,23 @@ def _cmd_up(args: argparse.Namespace) -> int:
                 soft_wrap=True,
             )
             build = False  # the pushed .wasm as it is: nothing to build
-    return run_up(settings, build=build)
+    if build:
+        # Here rather than in the supervisor, to show the build's progress on a terminal.
+        from .app.manifest import load
+        from .build.incremental import build_manifest
+        from .build.progress import progress_for
+
+        build_manifest(load(settings.manifest), progress=progress_for(console))
+    return run_up(settings, build=False)
 
 
 def _cmd_componentize(args: argparse.Namespace) -> int:
     from .build.componentize import componentize
 
-    seconds = componentize(args.module, args.output, app_dir=args.app_dir, report=console.print)
+    def report(line: str) -> None:
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+    seconds = componentize(args.module, args.output, app_dir=args.app_dir, report=report)
     size = args.output.stat().st_size / 1e6
     console.print(f"built {args.output} ({size:.1f} MB) in {seconds:.1f} s")
     return 0
@@ -338,10 +349,11 @@ def _cmd_new(args: argparse.Namespace) -> int:
 def _cmd_push(args: argparse.Namespace) -> int:
     from .app.manifest import load
     from .build.incremental import build_manifest
+    from .build.progress import progress_for
     from .deploy.oci import push
 
     manifest = load(args.manifest or Path("spin.toml"))
-    build_manifest(manifest, report=console.print)
+    build_manifest(manifest, progress=progress_for(console))
     pushed = push(manifest, args.reference, insecure=args.insecure)
     print(pushed)  # on stdout, alone: REF@sha256:... for scripts (the rest is on stderr)
     return 0
@@ -564,7 +576,10 @@ def main(argv: list[str] | None = None) -> None:
         code = COMMANDS[args.command](args)
     except EdgeError as exc:
         # escape: a message may quote TOML such as [[trigger.http]], which is no markup.
-        console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
+        # soft_wrap: a path or a traceback line stays whole when stderr is no terminal.
+        console.print(
+            f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True
+        )
         code = 1
     except ValidationError as exc:
         console.print(f"[bold red]invalid settings:[/] {exc}", highlight=False)

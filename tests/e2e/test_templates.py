@@ -20,7 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from runtime.app.manifest import load
+from runtime.build.contract import check_contract, trigger_kinds
 from runtime.templates import templates
+from runtime.wasm.engine import WasmEngine
 
 from ..runtime.outbound.conftest import needs_redis_server
 
@@ -32,6 +35,7 @@ BIN = Path(sys.executable).parent
 TEMPLATES = [t.name for t in templates()]
 BUILD_TIMEOUT = 300  # componentize-py on a loaded 2-core machine
 TEST_TIMEOUT = 300
+TRIGGERS = {"redis": {"http", "redis"}, "cron": {"http", "cron"}}  # the others: HTTP only
 COMPLETE = ".complete"  # written last: a half-copied folder is never reused
 
 
@@ -118,6 +122,20 @@ def test_a_created_app_builds_and_its_own_test_passes(
     )
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert re.search(rf"^{count} passed in ", ran.stdout, re.M), ran.stdout
+
+    # And Spin takes the component as it is: only Spin's imports, the exports its
+    # triggers call (compiled already, by the test's Emulator, into the disk cache).
+    manifest = load(app / "spin.toml")
+    assert trigger_kinds(manifest)[name] == TRIGGERS.get(template, {"http"})
+    engine = WasmEngine()
+    component = engine.load(manifest.components[name].source)
+    report = check_contract(
+        name,
+        list(component.type.imports(engine.engine)),
+        list(component.type.exports(engine.engine)),
+        trigger_kinds(manifest)[name],
+    )
+    assert report.ok, report.reasons()
 
 
 def test_list_names_every_template() -> None:

@@ -23,8 +23,14 @@ if hasattr(wit_world.exports, "InboundRedis"):
                 raise Err(redis_types.Error.ERROR)
 
 
-if hasattr(wit_world, "WitWorld"):
+try:
+    # Only a world that exports the cron handler has its types: componentize-py
+    # makes a WitWorld for the Redis-only world too, so that alone tells nothing.
     from wit_world.imports import cron_types  # type: ignore[import-not-found]
+except ImportError:
+    cron_types = None
+
+if cron_types is not None and hasattr(wit_world, "WitWorld"):
 
     class WitWorld(wit_world.WitWorld):  # type: ignore[misc]
         """The cron plugin calls `handle-cron-event`, at the top of the world."""

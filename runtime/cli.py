@@ -1,4 +1,4 @@
-"""The `edge` command: build, up, componentize, deploy, push."""
+"""The `edge` command: build, up, componentize, deploy, push, new."""
 
 from __future__ import annotations
 
@@ -196,6 +196,17 @@ def _parser() -> argparse.ArgumentParser:
         "plugin_args", nargs="*", metavar="-- ARGS", help="after --: passed to the Spin plugin"
     )
 
+    new = sub.add_parser(
+        "new",
+        help="create an app from a template (edge new --list shows them)",
+        description="Create directory NAME (or --dir) holding a Spin app made from TEMPLATE: "
+        "spin.toml, the app module, a README and a test that passes as created.",
+    )
+    new.add_argument("template", nargs="?", help="the template, e.g. http-kv")
+    new.add_argument("name", nargs="?", help="the application name (and component id), e.g. my-app")
+    new.add_argument("--dir", type=Path, help="where to create it (default: ./NAME)")
+    new.add_argument("--list", action="store_true", help="list the templates and stop")
+
     push = sub.add_parser(
         "push", help="build what is stale, then push the app to an OCI registry as Spin's artifact"
     )
@@ -213,9 +224,10 @@ def _parser() -> argparse.ArgumentParser:
 def _cmd_build(args: argparse.Namespace) -> int:
     from .app.manifest import load
     from .build.incremental import build_manifest
+    from .build.progress import progress_for
 
     manifest = load(args.manifest or Path("spin.toml"))
-    build_manifest(manifest, force=args.force, only=args.component, report=console.print)
+    build_manifest(manifest, force=args.force, only=args.component, progress=progress_for(console))
     return 0
 
 
@@ -267,13 +279,23 @@ def _cmd_up(args: argparse.Namespace) -> int:
                 soft_wrap=True,
             )
             build = False  # the pushed .wasm as it is: nothing to build
-    return run_up(settings, build=build)
+    if build:
+        # Here rather than in the supervisor, to show the build's progress on a terminal.
+        from .app.manifest import load
+        from .build.incremental import build_manifest
+        from .build.progress import progress_for
+
+        build_manifest(load(settings.manifest), progress=progress_for(console))
+    return run_up(settings, build=False)
 
 
 def _cmd_componentize(args: argparse.Namespace) -> int:
     from .build.componentize import componentize
 
-    seconds = componentize(args.module, args.output, app_dir=args.app_dir, report=console.print)
+    def report(line: str) -> None:
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+    seconds = componentize(args.module, args.output, app_dir=args.app_dir, report=report)
     size = args.output.stat().st_size / 1e6
     console.print(f"built {args.output} ({size:.1f} MB) in {seconds:.1f} s")
     return 0
@@ -308,13 +330,30 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
     return deploy(options)
 
 
+def _cmd_new(args: argparse.Namespace) -> int:
+    from .templates import create_app, find_template, templates
+    from .templates.messages import listing, next_steps
+
+    if args.list:
+        for line in listing(templates()):
+            print(line)
+        return 0
+    if args.template is None or args.name is None:
+        raise EdgeError("usage: edge new TEMPLATE NAME [--dir PATH] (or edge new --list)")
+    created = create_app(find_template(args.template), args.name, args.dir)
+    for line in next_steps(created):
+        print(line)
+    return 0
+
+
 def _cmd_push(args: argparse.Namespace) -> int:
     from .app.manifest import load
     from .build.incremental import build_manifest
+    from .build.progress import progress_for
     from .deploy.oci import push
 
     manifest = load(args.manifest or Path("spin.toml"))
-    build_manifest(manifest, report=console.print)
+    build_manifest(manifest, progress=progress_for(console))
     pushed = push(manifest, args.reference, insecure=args.insecure)
     print(pushed)  # on stdout, alone: REF@sha256:... for scripts (the rest is on stderr)
     return 0
@@ -521,6 +560,7 @@ COMMANDS = {
     "componentize": _cmd_componentize,
     "deploy": _cmd_deploy,
     "push": _cmd_push,
+    "new": _cmd_new,
     "partition": _cmd_fault,
     "heal": _cmd_fault,
     "lag": _cmd_fault,
@@ -536,7 +576,10 @@ def main(argv: list[str] | None = None) -> None:
         code = COMMANDS[args.command](args)
     except EdgeError as exc:
         # escape: a message may quote TOML such as [[trigger.http]], which is no markup.
-        console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
+        # soft_wrap: a path or a traceback line stays whole when stderr is no terminal.
+        console.print(
+            f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True
+        )
         code = 1
     except ValidationError as exc:
         console.print(f"[bold red]invalid settings:[/] {exc}", highlight=False)

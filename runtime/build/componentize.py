@@ -19,6 +19,7 @@ from pathlib import Path
 import framework
 
 from ..errors import EdgeError
+from .diagnosis import guest_paths_to_host, locate, without_backtrace
 from .importcheck import ImportProblem, check_app, third_party_sources
 from .worlds import (
     BASE_WORLD,
@@ -76,8 +77,10 @@ def _copy_sources(sources: Iterable[Path], stage: Path) -> None:
 def _componentize_py(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     code = "import sys; from componentize_py import script; sys.argv[0] = 'componentize-py'; "
     code += "sys.exit(script())"
+    # Without this, RUST_BACKTRACE=1 buries the guest's traceback under Rust frames.
+    env = {**os.environ, "RUST_LIB_BACKTRACE": "0"}
     return subprocess.run(
-        [sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True
+        [sys.executable, "-c", code, *args], cwd=cwd, env=env, capture_output=True, text=True
     )
 
 
@@ -121,17 +124,27 @@ def componentize(
         done = _componentize_py(args, cwd=app_dir)
         if done.returncode != 0:
             partial.unlink(missing_ok=True)
-            raise BuildError(f"componentize-py failed for {module!r}:\n{output_tail(done)}")
+            raise _failure(module, done, app_dir)
         os.replace(partial, output)
     return time.perf_counter() - started
 
 
+def _failure(module: str, done: subprocess.CompletedProcess[str], app_dir: Path) -> BuildError:
+    """componentize-py's error, its guest paths as the app's own, the app's file and
+    line first when the traceback points into it."""
+    done.stderr = guest_paths_to_host(done.stderr or "", {"/0/": app_dir})
+    done.stdout = guest_paths_to_host(done.stdout or "", {"/0/": app_dir})
+    location = locate(done.stderr + "\n" + done.stdout, app_dir)
+    where = f" {location}" if location is not None else ""
+    return BuildError(f"componentize-py failed for {module!r}:{where}\n{output_tail(done)}")
+
+
 def _describe(problems: list[ImportProblem]) -> str:
-    lines = ["the app imports modules that cannot run inside a component:"]
+    lines = ["the app cannot be built into a component:"]
     lines += [f"  {p}" for p in problems]
     return "\n".join(lines)
 
 
-def output_tail(done: subprocess.CompletedProcess[str], lines: int = 30) -> str:
-    text = (done.stderr or "") + (done.stdout or "")
+def output_tail(done: subprocess.CompletedProcess[str], lines: int = 40) -> str:
+    text = without_backtrace((done.stderr or "") + (done.stdout or ""))
     return "\n".join(text.strip().splitlines()[-lines:])

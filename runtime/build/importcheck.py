@@ -62,6 +62,8 @@ class ImportProblem:
 
     def __str__(self) -> str:
         kind = "error" if self.fatal else "warning"
+        if not self.module:  # a problem of the file itself (a syntax error)
+            return f"{self.file}:{self.line}: {kind}: {self.reason}"
         return f"{self.file}:{self.line}: {kind}: import of {self.module!r}: {self.reason}"
 
 
@@ -189,7 +191,7 @@ def check_app(entry: Path, app_dir: Path) -> list[ImportProblem]:
     problems: list[ImportProblem] = []
     for path, imports in _app_modules(entry, app_dir):
         if isinstance(imports, SyntaxError):
-            reason = f"syntax error: {imports.msg}"
+            reason = f"SyntaxError: {imports.msg}"
             problems.append(ImportProblem("", path, imports.lineno or 0, reason, True))
             continue
         for module, line, level in imports:

@@ -21,6 +21,8 @@ from pathlib import Path
 from ..app.model import ComponentSpec, Manifest
 from .componentize import FRAMEWORK_DIR, BuildError, Report, output_tail
 from .contract import TRIGGER_EXPORTS
+from .diagnosis import locate
+from .progress import BuildProgress, PlainProgress
 
 SKIP_DIRS = {".git", ".edge", ".venv", "venv", "__pycache__", "node_modules", ".spin", "target"}
 
@@ -72,18 +74,25 @@ def _stamp_path(component: ComponentSpec) -> Path:
     return component.source.with_name(f".{component.source.name}.edge-build")
 
 
-def _run_command(command: str | list[str] | tuple[str, ...], workdir: Path, cid: str) -> None:
+def _run_command(command: str | list[str] | tuple[str, ...], workdir: Path, cid: str) -> list[str]:
+    """Runs the build command; the warnings it printed (the import check's)."""
     commands = [command] if isinstance(command, str) else list(command)
     env = dict(os.environ)
     # `edge` and `componentize-py` of this installation come first on PATH.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    warnings: list[str] = []
     for cmd in commands:
         done = subprocess.run(cmd, shell=True, cwd=workdir, env=env, capture_output=True, text=True)
         if done.returncode != 0:
+            location = locate((done.stderr or "") + "\n" + (done.stdout or ""), workdir)
+            where = f": {location}" if location is not None else ""
             raise BuildError(
-                f"build of component {cid!r} failed: `{cmd}` in {workdir} exited with "
+                f"build of component {cid!r} failed{where}\n`{cmd}` in {workdir} exited with "
                 f"status {done.returncode}:\n{output_tail(done)}"
             )
+        output = (done.stderr or "") + (done.stdout or "")
+        warnings += [line.strip() for line in output.splitlines() if ": warning: " in line]
+    return warnings
 
 
 def is_stale(component: ComponentSpec, tools: bytes | None = None) -> bool:
@@ -105,8 +114,13 @@ def build_manifest(
     force: bool = False,
     only: Iterable[str] | None = None,
     report: Report = print,
+    progress: BuildProgress | None = None,
 ) -> list[BuildResult]:
-    """Build each component whose inputs changed since its last build."""
+    """Build each component whose inputs changed since its last build.
+
+    What happens is told to `progress`, else as lines to `report`.
+    """
+    shown = progress if progress is not None else PlainProgress(report)
     tools = _tool_fingerprint()
     wanted = set(only) if only is not None else None
     results = []
@@ -122,12 +136,14 @@ def build_manifest(
             results.append(BuildResult(cid, component.source, False, 0.0))
             continue
         if not force and not is_stale(component, tools):
-            report(f"{cid}: up to date ({component.source.name})")
+            shown.up_to_date(cid, component.source)
             results.append(BuildResult(cid, component.source, False, 0.0))
             continue
-        report(f"{cid}: building in {component.build.workdir} ...")
         started = time.perf_counter()
-        _run_command(component.build.command, component.build.workdir, cid)
+        with shown.building(cid, component.build.workdir):
+            warnings = _run_command(component.build.command, component.build.workdir, cid)
+        for warning in warnings:
+            shown.note(cid, warning)
         if not component.source.is_file():
             raise BuildError(
                 f"build of component {cid!r} finished but did not produce {component.source}"
@@ -135,8 +151,7 @@ def build_manifest(
         seconds = time.perf_counter() - started
         stamp = _stamp_path(component)  # beside the output, whose folder exists
         stamp.write_text(json.dumps({"fingerprint": fingerprint(component, tools)}))
-        size_mb = component.source.stat().st_size / 1e6
-        report(f"{cid}: built {component.source.name} ({size_mb:.1f} MB) in {seconds:.1f} s")
+        shown.built(cid, component.source, seconds)
         results.append(BuildResult(cid, component.source, True, seconds))
     check_trigger_exports(manifest, [r.component for r in results])
     return results

@@ -136,7 +136,7 @@ def test_edge_push_builds_and_prints_the_digest(
         timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "kvprobe: up to date" in done.stderr
+    assert "kvprobe is up to date" in done.stderr
     assert done.stdout == f"{ref}@{artifact_digest(load(built['kvprobe']))}\n"
 
 

@@ -42,10 +42,11 @@ def _tool_fingerprint() -> bytes:
     return digest.digest()
 
 
-def _watched_files(workdir: Path, patterns: Iterable[str]) -> list[Path]:
+def watched_files(workdir: Path, patterns: Iterable[str]) -> list[Path]:
     files: set[Path] = set()
     for pattern in patterns:
-        for path in workdir.glob(pattern):
+        # A trailing ** is every file below, as Spin's globs read it (Path.glob: folders only).
+        for path in workdir.glob(pattern + "/*" if pattern.endswith("**") else pattern):
             relative = path.relative_to(workdir).parts
             if path.is_file() and not any(part in SKIP_DIRS for part in relative):
                 files.add(path)
@@ -59,7 +60,7 @@ def fingerprint(component: ComponentSpec, tools: bytes) -> str:
     digest = hashlib.sha256(tools)
     command = build.command if isinstance(build.command, str) else " && ".join(build.command)
     digest.update(command.encode())
-    for path in _watched_files(build.workdir, build.watch or ("**/*.py",)):
+    for path in watched_files(build.workdir, build.watch or ("**/*.py",)):
         digest.update(str(path.relative_to(build.workdir)).encode() + b"\0")
         digest.update(path.read_bytes())
     if component.source.is_file():
@@ -67,7 +68,7 @@ def fingerprint(component: ComponentSpec, tools: bytes) -> str:
     return digest.hexdigest()
 
 
-def _stamp_path(component: ComponentSpec) -> Path:
+def stamp_path(component: ComponentSpec) -> Path:
     # Beside the output, so two manifests sharing a component share its stamp.
     return component.source.with_name(f".{component.source.name}.edge-build")
 
@@ -89,7 +90,7 @@ def _run_command(command: str | list[str] | tuple[str, ...], workdir: Path, cid:
 def is_stale(component: ComponentSpec, tools: bytes | None = None) -> bool:
     if component.build is None:
         return False
-    stamp = _stamp_path(component)
+    stamp = stamp_path(component)
     if not component.source.is_file() or not stamp.is_file():
         return True
     try:
@@ -133,7 +134,7 @@ def build_manifest(
                 f"build of component {cid!r} finished but did not produce {component.source}"
             )
         seconds = time.perf_counter() - started
-        stamp = _stamp_path(component)  # beside the output, whose folder exists
+        stamp = stamp_path(component)  # beside the output, whose folder exists
         stamp.write_text(json.dumps({"fingerprint": fingerprint(component, tools)}))
         size_mb = component.source.stat().st_size / 1e6
         report(f"{cid}: built {component.source.name} ({size_mb:.1f} MB) in {seconds:.1f} s")

@@ -38,12 +38,14 @@ from ..triggers.cron_scheduler import utc
 from ..triggers.plan import TriggerPlan
 from ..triggers.runs import RunRecord
 from ..wasm.engine import WasmEngine
+from .builds import reset_state
 from .guard import same_origin
 from .host import app_labels
 from .hrana_service import HranaService
 from .lifeline import LIFELINE_ENV, SupervisorEnd, pair
 from .server import bound_socket
 from .triggers import make_plan
+from .watch import Watcher
 from .worker import SETTINGS_ENV, WORKER_INDEX_ENV, public_url, replication_loop, serve
 
 log = logging.getLogger("edge.up")
@@ -165,7 +167,12 @@ def run_up(settings: Settings, *, build: bool = True) -> int:
         record = RunRecord.in_state_dir(settings.state_dir)
         record.reset()  # the counts are those of this edge up
         record.close()
-        return _run(settings, manifest, control, remote, claim, plan)
+        watcher = start_watcher(settings, manifest, build=build)
+        try:
+            return _run(settings, manifest, control, remote, claim, plan)
+        finally:
+            if watcher is not None:
+                watcher.stop()
     finally:
         if redis is not None:
             redis.stop()
@@ -240,6 +247,24 @@ def _run(
     finally:
         if hrana is not None:
             hrana.stop()
+
+
+def start_watcher(settings: Settings, manifest: Manifest, *, build: bool) -> Watcher | None:
+    """Watch mode's watcher (builds.json reset either way: no generation of an earlier run).
+
+    Without `build` (--no-build, Spin's --skip-build) it swaps each .wasm as it changes."""
+    reset_state(settings.state_dir, settings.watch, list(manifest.components))
+    if not settings.watch:
+        return None
+    watcher = Watcher(
+        manifest,
+        settings.state_dir,
+        settings.cache_dir,
+        settings.watch_debounce_ms,
+        build=build,
+    )
+    watcher.start()
+    return watcher
 
 
 def remote_labels(settings: Settings) -> list[str]:

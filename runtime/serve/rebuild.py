@@ -14,8 +14,9 @@ import dataclasses
 import logging
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from rich.markup import escape
 
@@ -33,15 +34,14 @@ log = logging.getLogger("edge.watch")
 KEEP_VERSIONS = 3  # per component: a worker that is starting may still be reading one
 
 
-def emit_build_event(
-    state_dir: Path, component: str, status: str, error: str | None, ms: float | None
-) -> None:
-    """A `build` event (started | ok | failed) for the event log, when it exists.
+EVENT_ERROR_CHARS = 2000  # a failed build's event carries the start of its message
 
-    The one place where watch mode reports to the event log of
-    /work/notes/events-spec.md (kind "build": component, status, error, ms).
-    """
-    log.debug("build event: %s %s (%s ms) %s", component, status, ms, error or "")
+# (kind, fields) -> the event log: an event sink's `emit` fits.
+Emit = Callable[[str, Mapping[str, Any]], None]
+
+
+def no_event_log(kind: str, fields: Mapping[str, Any]) -> None:
+    log.debug("%s event: %s", kind, dict(fields))
 
 
 def _shape(manifest: Manifest) -> object:
@@ -67,8 +67,12 @@ class Rebuilder:
         cache_dir: Path | None,
         *,
         print_line: Callable[[str], None] | None = None,
+        emit: Emit = no_event_log,
     ) -> None:
+        """`emit` gets a `build` event (component, status started | ok | failed,
+        error, ms) at the start and the end of each build."""
         self.manifest = manifest
+        self._emit = emit
         self.state_dir = state_dir
         self.engine = WasmEngine(cache_dir)
         self.state = BuildState(True, {cid: ComponentBuild() for cid in manifest.components})
@@ -122,7 +126,7 @@ class Rebuilder:
         started, clock = time.time(), time.perf_counter()
         entry.status, entry.started, entry.finished, entry.seconds = "building", started, None, None
         write_state(self.state_dir, self.state)
-        emit_build_event(self.state_dir, cid, "started", None, None)
+        self._event(cid, "started", None, None)
         self._print(f"[bold cyan]watch:[/] {'building' if build else 'loading'} {cid} ...")
         try:
             if build:
@@ -139,7 +143,7 @@ class Rebuilder:
                 f"[bold red]watch: {cid} failed[/] (still serving generation "
                 f"{entry.generation}):\n{escape(str(exc))}"
             )
-            emit_build_event(self.state_dir, cid, "failed", entry.error, ms)
+            self._event(cid, "failed", entry.error, ms)
             return
         entry.status, entry.error = "ok", None
         if published is not None:
@@ -153,7 +157,11 @@ class Rebuilder:
                 f"[bold green]watch:[/] {cid} generation {entry.generation} ready "
                 f"({ms / 1000:.1f} s); the workers swap to it"
             )
-        emit_build_event(self.state_dir, cid, "ok", None, ms)
+        self._event(cid, "ok", None, ms)
+
+    def _event(self, cid: str, status: str, error: str | None, ms: float | None) -> None:
+        cut = None if error is None else error[:EVENT_ERROR_CHARS]
+        self._emit("build", {"component": cid, "status": status, "error": cut, "ms": ms})
 
     def _finish(self, entry: ComponentBuild, clock: float) -> float:
         """Record the end of the build; its milliseconds."""
@@ -189,6 +197,3 @@ class Rebuilder:
         )
         for path in old[: max(0, len(old) - (KEEP_VERSIONS - 1))]:
             path.unlink(missing_ok=True)
-
-    def close(self) -> None:
-        self.engine.close()

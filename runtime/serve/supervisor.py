@@ -145,6 +145,7 @@ def run_up(settings: Settings, *, build: bool = True) -> int:
     # Checked first, so that a bad file is one clear error, not failing workers.
     remote = remote_labels(settings)
     manifest = prepare(settings, build=build)
+    start_watcher(settings, manifest, build=build)  # a daemon thread: it ends with edge up
     host, port = settings.listen_address
     try:
         claim = bound_socket(host, port, listen=False)
@@ -167,12 +168,7 @@ def run_up(settings: Settings, *, build: bool = True) -> int:
         record = RunRecord.in_state_dir(settings.state_dir)
         record.reset()  # the counts are those of this edge up
         record.close()
-        watcher = start_watcher(settings, manifest, build=build)
-        try:
-            return _run(settings, manifest, control, remote, claim, plan)
-        finally:
-            if watcher is not None:
-                watcher.stop()
+        return _run(settings, manifest, control, remote, claim, plan)
     finally:
         if redis is not None:
             redis.stop()
@@ -252,7 +248,8 @@ def _run(
 def start_watcher(settings: Settings, manifest: Manifest, *, build: bool) -> Watcher | None:
     """Watch mode's watcher (builds.json reset either way: no generation of an earlier run).
 
-    Without `build` (--no-build, Spin's --skip-build) it swaps each .wasm as it changes."""
+    Without `build` (--no-build, Spin's --skip-build) it swaps each .wasm as it changes.
+    Its build events go to Watcher's `emit` (the event log's hook)."""
     reset_state(settings.state_dir, settings.watch, list(manifest.components))
     if not settings.watch:
         return None

@@ -19,7 +19,7 @@ from rich.markup import escape
 from ..app.model import Manifest
 from ..build.watchset import WatchSet
 from ..logs import console
-from .rebuild import Rebuilder
+from .rebuild import Emit, Rebuilder, no_event_log
 
 log = logging.getLogger("edge.watch")
 
@@ -37,11 +37,13 @@ class Watcher:
         debounce_ms: int = DEFAULT_DEBOUNCE_MS,
         *,
         build: bool = True,
+        emit: Emit = no_event_log,
     ) -> None:
+        """`emit` takes the builds' events (rebuild.py); nothing is built without `build`."""
         self.state_dir = state_dir
         self.build = build
         self.debounce_ms = debounce_ms
-        self.rebuilder = Rebuilder(manifest, state_dir, cache_dir)
+        self.rebuilder = Rebuilder(manifest, state_dir, cache_dir, emit=emit)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="edge-watch", daemon=True)
 
@@ -52,7 +54,6 @@ class Watcher:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=STOP_SECONDS)
-        self.rebuilder.close()
 
     def _watch_set(self) -> WatchSet:
         return WatchSet.of(self.rebuilder.manifest, self.state_dir, build=self.build)

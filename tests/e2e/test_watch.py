@@ -9,7 +9,10 @@ swaps again. Builds take 10-40 s here, so the tests build three times in all.
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
+import signal
 import threading
 import time
 from collections import Counter
@@ -141,16 +144,36 @@ def test_edge_watch_skip_build_swaps_a_replaced_wasm(
 ) -> None:
     """`edge watch` is `edge up --watch`; with --skip-build it swaps each .wasm as it changes."""
     manifest = _copy_app(built, tmp_path)
-    up = EdgeUp(manifest, tmp_path / "state", "--skip-build", command="watch")
+    up = EdgeUp(manifest, tmp_path / "state", "--skip-build", "--workers", "2", command="watch")
     launched.append(up)
     assert _answer(up) == "answer-1"
     assert httpx.get(f"{up.url}/hello").status_code == 404  # the probe has no such route
     assert "watch: watchprobe:" in up.output()
     # Another component's .wasm in its place (compiled by the session's builds already).
-    shutil.copyfile(built["hello"].parent / "hello.wasm", manifest.parent / "watchprobe.wasm")
+    aside = manifest.parent / "watchprobe.wasm.tmp"  # written aside and renamed, as a build does
+    shutil.copyfile(built["hello"].parent / "hello.wasm", aside)
+    os.replace(aside, manifest.parent / "watchprobe.wasm")
     wait_for(
         lambda: httpx.get(f"{up.url}/hello").status_code == 200, 120, "the swapped .wasm", poll=0.2
     )
     assert httpx.get(f"{up.url}/hello").json() == {"message": "hello, world"}
     state = _builds(up)
     assert (state["generation"], state["status"]) == (1, "ok")
+
+    # Not a component: reported, generation 1 goes on serving.
+    (manifest.parent / "watchprobe.wasm").write_bytes(b"\0asm not really")
+    wait_for(lambda: _builds(up)["status"] == "failed", 60, "the refused .wasm", poll=0.2)
+    assert "not a valid WebAssembly component" in _builds(up)["error"]
+    assert _builds(up)["generation"] == 1
+    # A worker that replaces a dead one serves generation 1 too, not the file on disk.
+    serving = re.findall(r"worker (\d+) is serving \(pid (\d+)\)", up.output())
+    assert len(serving) == 2
+    os.kill(int(serving[0][1]), signal.SIGKILL)
+    wait_for(
+        lambda: len(re.findall(r"worker \d+ is serving", up.output())) == 3,
+        90,
+        "the replacement worker",
+        poll=0.2,
+    )
+    for _ in range(20):
+        assert httpx.get(f"{up.url}/hello").json() == {"message": "hello, world"}

@@ -46,7 +46,7 @@ def _put(source: Path, wasm: Path) -> None:
 
 
 def test_a_new_wasm_is_a_new_generation_and_a_bad_one_is_not(
-    built: dict[str, Path], tmp_path: Path
+    built: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     app = tmp_path / "app"
     app.mkdir()
@@ -83,6 +83,20 @@ def test_a_new_wasm_is_a_new_generation_and_a_bad_one_is_not(
         _put(Path(first.wasm), wasm)
         wait_for(lambda: read_state(state).components["prebuilt"].status == "ok", 60, "same")
         assert read_state(state).components["prebuilt"].generation == 1
+
+        # The manifest: a change a swap can serve is taken in, one it cannot is not.
+        manifest = app / "spin.toml"
+        manifest.write_text(MANIFEST.replace('name = "prebuilt"', 'name = "renamed"'))
+        wait_for(lambda: watcher.rebuilder.manifest.name == "renamed", 30, "the new manifest")
+        manifest.write_text(MANIFEST.replace('route = "/..."', 'route = "/elsewhere/..."'))
+        said: list[str] = []
+
+        def warned() -> bool:
+            said.append(capsys.readouterr().err)
+            return "restart edge up" in " ".join("".join(said).split())  # rich wraps lines
+
+        wait_for(warned, 30, "the warning", poll=0.2)
+        assert watcher.rebuilder.manifest.routes() == [("/...", "prebuilt")]
     finally:
         watcher.stop()
     assert not watcher._thread.is_alive()

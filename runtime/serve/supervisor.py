@@ -8,6 +8,7 @@ together to finish, then kills what is left.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import os
@@ -45,7 +46,7 @@ from .hrana_service import HranaService
 from .lifeline import LIFELINE_ENV, SupervisorEnd, pair
 from .server import bound_socket
 from .triggers import make_plan
-from .watch import Watcher
+from .watch import Watcher, until_built
 from .worker import SETTINGS_ENV, WORKER_INDEX_ENV, public_url, replication_loop, serve
 
 log = logging.getLogger("edge.up")
@@ -144,7 +145,8 @@ def _spawn(index: int, settings: Settings) -> WorkerProcess:
 def run_up(settings: Settings, *, build: bool = True) -> int:
     # Checked first, so that a bad file is one clear error, not failing workers.
     remote = remote_labels(settings)
-    manifest = prepare(settings, build=build)
+    first = functools.partial(prepare, settings, build=build)
+    manifest = until_built(settings, first) if settings.watch and build else first()
     start_watcher(settings, manifest, build=build)  # a daemon thread: it ends with edge up
     host, port = settings.listen_address
     try:

@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import watchfiles
 from rich.markup import escape
 
+from ..app.manifest import load
 from ..app.model import Manifest
+from ..build.componentize import BuildError
 from ..build.watchset import WatchSet
 from ..logs import console
+from ..settings import Settings
 from .rebuild import Emit, Rebuilder, no_event_log
 
 log = logging.getLogger("edge.watch")
@@ -26,6 +30,37 @@ log = logging.getLogger("edge.watch")
 DEFAULT_DEBOUNCE_MS = 100  # as `spin watch --debounce`
 LONGEST_GROUP_MS = 1600  # a stream of changes that never pauses is still taken by then
 STOP_SECONDS = 2.0
+
+
+def until_built(settings: Settings, first: Callable[[], Manifest]) -> Manifest:
+    """`first()` (edge up's first build), tried again after each change while it fails.
+
+    As `spin watch` does: a broken app at start is a message and a wait for the
+    fix, not an exit. Ctrl-C ends the wait.
+    """
+    while True:
+        try:
+            return first()
+        except BuildError as exc:
+            console.print(
+                f"[bold red]watch: the first build failed:[/]\n{escape(str(exc))}\n"
+                "[yellow]watch:[/] edge up starts when a save builds",
+                highlight=False,
+            )
+        _next_change(WatchSet.of(load(settings.manifest), settings.state_dir), settings)
+
+
+def _next_change(watched: WatchSet, settings: Settings) -> None:
+    """Wait for a change that asks for a build."""
+    for changes in watchfiles.watch(
+        *watched.roots(),
+        watch_filter=lambda _, path: not watched.ignores(Path(path)),
+        step=settings.watch_debounce_ms,
+        debounce=max(LONGEST_GROUP_MS, 4 * settings.watch_debounce_ms),
+        ignore_permission_denied=True,
+    ):
+        if watched.classify(Path(path) for _, path in changes):
+            return
 
 
 class Watcher:

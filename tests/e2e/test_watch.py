@@ -188,3 +188,35 @@ def test_edge_watch_skip_build_swaps_a_replaced_wasm(
     )
     for _ in range(20):
         assert httpx.get(f"{up.url}/hello").json() == {"message": "hello, world"}
+
+
+def test_edge_watch_waits_for_a_first_build_that_works(
+    built: dict[str, Path], tmp_path: Path, launched: list[EdgeUp]
+) -> None:
+    """As `spin watch`: a broken app at start is reported, and served once a save fixes it."""
+    manifest = _copy_app(built, tmp_path)
+    app_py = manifest.parent / "app.py"
+    _rewrite(app_py, APP_SOURCE, 'ANSWER = "fixed"\nif True\n')
+    log = tmp_path / "edge-up-output"
+
+    def fix_when_reported() -> None:
+        # EdgeUp below waits for the server; the fix comes once the failure is printed.
+        ends = time.monotonic() + BUILD_SECONDS
+        while time.monotonic() < ends:
+            logs = list(tmp_path.glob("edge-up-*.log"))
+            if logs and "the first build failed" in logs[0].read_text(errors="replace"):
+                log.write_text(logs[0].read_text(errors="replace"))
+                _rewrite(app_py, "if True\n", "")
+                return
+            time.sleep(0.2)
+
+    fixer = threading.Thread(target=fix_when_reported, daemon=True)
+    fixer.start()
+    up = EdgeUp(manifest, tmp_path / "state", command="watch", build=True, ready_timeout=300)
+    launched.append(up)
+    fixer.join(timeout=5)
+    before = " ".join(log.read_text().split())
+    assert "watchprobe" in before and "syntax error" in before
+    assert "edge up starts when a save builds" in before
+    assert _answer(up) == "fixed"
+    assert _builds(up)["generation"] == 0  # what it started with, built after the fix

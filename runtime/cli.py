@@ -40,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--force", action="store_true", help="rebuild even if nothing changed")
     build.add_argument("-c", "--component", action="append", help="build only this component")
 
-    up = sub.add_parser("up", help="build what is stale and serve the app locally")
+    up = argparse.ArgumentParser(add_help=False)  # the flags of edge up, and of edge watch
     up.add_argument(
         "-f",
         "--file",
@@ -85,7 +85,12 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--body-timeout", help="time a whole request body may take (10s)")
     up.add_argument("--max-connections", type=int, help="open connections per worker (512)")
     up.add_argument("--log-level", help="debug, info, warning, error")
-    up.add_argument("--no-build", action="store_true", help="serve the .wasm files as they are")
+    up.add_argument(
+        "--no-build",
+        "--skip-build",
+        action="store_true",
+        help="serve the .wasm files as they are (with --watch: swap each when it changes)",
+    )
     up.add_argument("--replication-lag", help="time for a write to reach other regions (1s)")
     up.add_argument("--jitter", help="random extra lag per change, up to this (200ms)")
     up.add_argument("--seed", type=int, help="seed of the jitter")
@@ -110,6 +115,23 @@ def _parser() -> argparse.ArgumentParser:
         "--runtime-config-file",
         type=Path,
         help='Spin runtime config: [sqlite_database.<label>] type = "libsql" goes remote',
+    )
+    up.add_argument(
+        "--watch",
+        action="store_true",
+        help="rebuild a component when its [component.x.build] watch files change and swap it "
+        "into the running server (state and requests in flight kept)",
+    )
+    up.add_argument(
+        "-d",
+        "--debounce",
+        type=int,
+        metavar="MS",
+        help="watch mode: quiet time after a change before building (default 100)",
+    )
+    sub.add_parser("up", parents=[up], help="build what is stale and serve the app locally")
+    sub.add_parser(
+        "watch", parents=[up], help="edge up --watch: rebuild and swap components as files change"
     )
 
     for name, text in [
@@ -263,6 +285,8 @@ def _cmd_up(args: argparse.Namespace) -> int:
         redis_port=args.redis_port,
         origins=args.origins,
         trigger_regions=args.trigger_regions,
+        watch=args.watch or args.command == "watch" or None,
+        watch_debounce_ms=args.debounce,
     )
     setup_logging(settings.log_level)
     build = not args.no_build
@@ -557,6 +581,7 @@ def _cmd_publish(args: argparse.Namespace) -> int:
 COMMANDS = {
     "build": _cmd_build,
     "up": _cmd_up,
+    "watch": _cmd_up,
     "componentize": _cmd_componentize,
     "deploy": _cmd_deploy,
     "push": _cmd_push,

@@ -176,6 +176,12 @@ class Settings(BaseSettings):
         "1s", description="how long a reused instance waits for its next request (or A..B)"
     )
     log_level: str = "info"
+    watch: bool = Field(
+        False, description="rebuild a component when its watched files change, and swap it in"
+    )
+    watch_debounce_ms: int = Field(
+        100, ge=0, description="watch mode: quiet time after a change before building (ms)"
+    )
     cache_dir: Path | None = Field(None, description="compiled components; default ~/.cache/edge")
     replication_lag: str = Field("1s", description="time for a write to reach other regions")
     jitter: str = Field("200ms", description="random extra lag per change, up to this much")

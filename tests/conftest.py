@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 APPS = {
     "faults": ROOT / "tests" / "apps" / "faults" / "spin.toml",
     "kvprobe": ROOT / "tests" / "apps" / "kvprobe" / "spin.toml",
+    "watchprobe": ROOT / "tests" / "apps" / "watchprobe" / "spin.toml",
     "sqlprobe": ROOT / "tests" / "apps" / "sqlprobe" / "spin.toml",
     "redisprobe": ROOT / "tests" / "apps" / "redisprobe" / "spin.toml",
     "httpprobe": ROOT / "tests" / "apps" / "httpprobe" / "spin.toml",

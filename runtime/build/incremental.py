@@ -44,10 +44,11 @@ def _tool_fingerprint() -> bytes:
     return digest.digest()
 
 
-def _watched_files(workdir: Path, patterns: Iterable[str]) -> list[Path]:
+def watched_files(workdir: Path, patterns: Iterable[str]) -> list[Path]:
     files: set[Path] = set()
     for pattern in patterns:
-        for path in workdir.glob(pattern):
+        # A trailing ** is every file below, as Spin's globs read it (Path.glob: folders only).
+        for path in workdir.glob(pattern + "/*" if pattern.endswith("**") else pattern):
             relative = path.relative_to(workdir).parts
             if path.is_file() and not any(part in SKIP_DIRS for part in relative):
                 files.add(path)
@@ -61,7 +62,7 @@ def fingerprint(component: ComponentSpec, tools: bytes) -> str:
     digest = hashlib.sha256(tools)
     command = build.command if isinstance(build.command, str) else " && ".join(build.command)
     digest.update(command.encode())
-    for path in _watched_files(build.workdir, build.watch or ("**/*.py",)):
+    for path in watched_files(build.workdir, build.watch or ("**/*.py",)):
         digest.update(str(path.relative_to(build.workdir)).encode() + b"\0")
         digest.update(path.read_bytes())
     if component.source.is_file():
@@ -69,7 +70,7 @@ def fingerprint(component: ComponentSpec, tools: bytes) -> str:
     return digest.hexdigest()
 
 
-def _stamp_path(component: ComponentSpec) -> Path:
+def stamp_path(component: ComponentSpec) -> Path:
     # Beside the output, so two manifests sharing a component share its stamp.
     return component.source.with_name(f".{component.source.name}.edge-build")
 
@@ -98,7 +99,7 @@ def _run_command(command: str | list[str] | tuple[str, ...], workdir: Path, cid:
 def is_stale(component: ComponentSpec, tools: bytes | None = None) -> bool:
     if component.build is None:
         return False
-    stamp = _stamp_path(component)
+    stamp = stamp_path(component)
     if not component.source.is_file() or not stamp.is_file():
         return True
     try:
@@ -149,7 +150,7 @@ def build_manifest(
                 f"build of component {cid!r} finished but did not produce {component.source}"
             )
         seconds = time.perf_counter() - started
-        stamp = _stamp_path(component)  # beside the output, whose folder exists
+        stamp = stamp_path(component)  # beside the output, whose folder exists
         stamp.write_text(json.dumps({"fingerprint": fingerprint(component, tools)}))
         shown.built(cid, component.source, seconds)
         results.append(BuildResult(cid, component.source, True, seconds))

@@ -14,6 +14,8 @@ applied by the server), reach it; with an admin token, only its holders.
                               the subscription stands
     POST /_edge/cron/<component>  {} or {"region": ...}: run its cron job now, what each
                               region's run did
+    GET  /_edge/builds        watch mode: per component the generation served and its last
+                              build (building, ok or failed, start, end, error)
 
 Faults and lag go to the shared control file, so the replicator (another
 process) acts on them at once.
@@ -39,6 +41,7 @@ from ..regions.network import Network
 from ..regions.sql_replication import sql_status
 from ..stores.events import NO_EVENTS, EventSink
 from ..wasm.thread import WasmThread
+from .builds import read_state
 from .endpoints import read_endpoints
 from .host import EdgeHost
 from .triggers import Triggers, UnknownJob
@@ -196,8 +199,13 @@ def admin_routes(
             return JSONResponse({"error": str(exc)}, status_code=404)
         return JSONResponse(answer)
 
+    async def builds(request: Request) -> Response:
+        state = read_state(control.path.parent)  # the state directory's builds.json
+        return JSONResponse({**state.to_json(), "now": time.time()})
+
     return [
         Route(HEALTH_PATH, health, methods=["GET"]),
+        Route("/_edge/builds", loopback_only(builds), methods=["GET"]),
         Route("/_edge/regions", loopback_only(regions), methods=["GET"]),
         Route("/_edge/routes", loopback_only(routes), methods=["GET"]),
         Route("/_edge/replication", loopback_only(replication), methods=["GET"]),

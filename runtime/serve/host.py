@@ -52,6 +52,8 @@ from ..wasm.instances import (
 from ..wasm.reuse import FRESH, ReusePolicy
 
 if TYPE_CHECKING:  # libsql-client (and aiohttp) load only when a runtime config needs them
+    from wasmtime.component import Component
+
     from ..stores.remote import RemoteDatabase
 
 log = logging.getLogger("edge.host")
@@ -92,33 +94,40 @@ class Region:
         self.name = name
         self.stores = StoreRegistry(layout, name, clock=host.clock.now)
         self._kv_wrapper = host.kv_wrapper
+        self._host = host
         self.runners: dict[str, ComponentRunner] = {}
-        for cid, spec in host.manifest.components.items():
-            services = HostServices(
-                grants=Grants(
-                    cid, frozenset(spec.key_value_stores), frozenset(spec.sqlite_databases)
-                ),
-                open_kv=self._open_kv,
-                connect_sql=lambda label: host.connect_sql(self.name, label),
-                resolve_variable=functools.partial(host.variables.resolve, cid),
-                open_redis=host.redis[cid].open,
-                http_policy=host.http_policy(cid, name),
-                chain=host.chain,
-                region=name,
-                sleep=host.clock.sleep,
-            )
-            self.runners[cid] = ComponentRunner(
-                host.engine,
-                host.components[cid],
-                services,
-                deadline_ms=host.limits.deadline_ms,
-                memory_limit_bytes=host.limits.memory_limit_bytes,
-                pool_size=host.limits.pool_size,
-                max_response_body_bytes=host.limits.max_response_body_bytes,
-                reuse=host.limits.reuse,
-                clock=host.clock.now,
-                ready_pool=host.ready_pools[cid],
-            )
+        for cid in host.manifest.components:
+            self.runners[cid] = self.make_runner(cid, host.components[cid])
+
+    def make_runner(self, cid: str, component: Component) -> ComponentRunner:
+        host, name = self._host, self.name
+        services = HostServices(
+            grants=Grants(
+                cid,
+                frozenset(host.spec(cid).key_value_stores),
+                frozenset(host.spec(cid).sqlite_databases),
+            ),
+            open_kv=self._open_kv,
+            connect_sql=lambda label: host.connect_sql(name, label),
+            resolve_variable=functools.partial(host.variables.resolve, cid),
+            open_redis=host.redis[cid].open,
+            http_policy=host.http_policy(cid, name),
+            chain=host.chain,
+            region=name,
+            sleep=host.clock.sleep,
+        )
+        return ComponentRunner(
+            host.engine,
+            component,
+            services,
+            deadline_ms=host.limits.deadline_ms,
+            memory_limit_bytes=host.limits.memory_limit_bytes,
+            pool_size=host.limits.pool_size,
+            max_response_body_bytes=host.limits.max_response_body_bytes,
+            reuse=host.limits.reuse,
+            clock=host.clock.now,
+            ready_pool=host.ready_pools[cid],
+        )
 
     def _open_kv(self, label: str) -> object:
         store = self.stores.kv(label)
@@ -361,15 +370,33 @@ class EdgeHost:
             log.error("%s%s%s", exc, _indent(exc.details), _indent(exc.guest_output))
             return _json_error(500, "internal server error")
 
-    def _check_trigger_exports(self) -> None:
+    def _check_trigger_exports(self, components: Mapping[str, Component] | None = None) -> None:
         """Refuse to start when a trigger's component cannot be called by it."""
+        components = self.components if components is None else components
         wanted = [("redis", t.component) for t in self.manifest.redis_triggers]
         wanted += [("cron", t.component) for t in self.manifest.cron_triggers]
         for kind, cid in dict.fromkeys(wanted):
+            if cid not in components:
+                continue
             interface, name = TRIGGER_EXPORTS[kind]
-            exports = set(self.components[cid].type.exports(self.engine.engine))
+            exports = set(components[cid].type.exports(self.engine.engine))
             if (interface or name) not in exports:
                 raise EdgeError(f"component {cid!r} {missing_trigger_export(kind)}")
+
+    def swap_component(self, cid: str, source: Path) -> None:
+        """Serve `cid` from `source` from the next request on (on the wasm thread).
+
+        A request already running keeps the runner it took, so it finishes on
+        the old instance; the stores are the regions' own and stay as they are.
+        """
+        component = self.engine.load(source)  # from the compile cache, filled by the watcher
+        self._check_trigger_exports({cid: component})
+        self.components[cid] = component
+        self.ready_pools[cid] = ReadyPool(self.limits.pool_size)  # the old one's go with it
+        for region in self.regions.values():
+            old = region.runners[cid]
+            region.runners[cid] = region.make_runner(cid, component)
+            old.release()
 
     def run_trigger(self, kind: str, region: str, component_id: str, argument: Any) -> TriggerRun:
         """One Redis message (`argument` the payload) or cron event (the timestamp) for

@@ -8,6 +8,7 @@ together to finish, then kills what is left.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import os
@@ -39,6 +40,7 @@ from ..triggers.cron_scheduler import utc
 from ..triggers.plan import TriggerPlan
 from ..triggers.runs import RunRecord
 from ..wasm.engine import WasmEngine
+from .builds import reset_state
 from .guard import same_origin
 from .host import app_labels
 from .hrana_service import HranaService
@@ -46,6 +48,7 @@ from .lifeline import LIFELINE_ENV, SupervisorEnd, pair
 from .server import bound_socket
 from .terminal import LiveStatus, url_lines
 from .triggers import make_plan
+from .watch import Watcher, until_built
 from .worker import SETTINGS_ENV, WORKER_INDEX_ENV, public_url, replication_loop, serve
 
 log = logging.getLogger("edge.up")
@@ -146,7 +149,9 @@ def _spawn(index: int, settings: Settings) -> WorkerProcess:
 def run_up(settings: Settings, *, build: bool = True) -> int:
     # Checked first, so that a bad file is one clear error, not failing workers.
     remote = remote_labels(settings)
-    manifest = prepare(settings, build=build)
+    first = functools.partial(prepare, settings, build=build)
+    manifest = until_built(settings, first) if settings.watch and build else first()
+    start_watcher(settings, manifest, build=build)  # a daemon thread: it ends with edge up
     host, port = settings.listen_address
     try:
         claim = bound_socket(host, port, listen=False)
@@ -249,6 +254,26 @@ def _run(
         status.stop()
         if hrana is not None:
             hrana.stop()
+
+
+def start_watcher(settings: Settings, manifest: Manifest, *, build: bool) -> Watcher | None:
+    """Watch mode's watcher (builds.json reset either way: no generation of an earlier run).
+
+    Without `build` (--no-build, Spin's --skip-build) it swaps each .wasm as it changes.
+    Its build events go to the event log (the explorer's feed, the terminal's status)."""
+    reset_state(settings.state_dir, settings.watch, list(manifest.components))
+    if not settings.watch:
+        return None
+    watcher = Watcher(
+        manifest,
+        settings.state_dir,
+        settings.cache_dir,
+        settings.watch_debounce_ms,
+        build=build,
+        emit=EventWriter.in_state_dir(settings.state_dir).start().emit,
+    )
+    watcher.start()
+    return watcher
 
 
 def remote_labels(settings: Settings) -> list[str]:

@@ -44,6 +44,7 @@ from .guard import same_origin
 from .host import EdgeHost, HostLimits, app_labels
 from .lifeline import WasmProgress, WorkerEnd
 from .server import ServerOptions, bound_socket, create_app, serve_forever
+from .swap import BuildFollower
 from .terminal import terminal_feed
 from .triggers import Triggers, make_plan
 
@@ -73,6 +74,8 @@ def start_host(
 
     wasm = WasmThread(idle=idle)
     manifest = load(settings.manifest)
+    if settings.watch:
+        manifest = BuildFollower.sources(settings.state_dir, manifest)
     remote_sql = {}
     if settings.runtime_config_file is not None:
         # libsql-client brings aiohttp: loaded only for an app that has a remote database.
@@ -185,9 +188,12 @@ def serve(settings: Settings, *, replicate: bool = False, run_triggers: bool = F
     triggers = start_triggers(settings, host, wasm, run=run_triggers, events=events)
     streams = EventStreams(EventLog.in_state_dir(settings.state_dir))
     app = create_app(host, wasm, control, options, triggers, events, streams)
+    follower = BuildFollower(settings.state_dir, host, wasm) if settings.watch else None
     try:
         asyncio.run(
-            _serve(app, sock, settings.max_connections, line, progress, wasm, streams.close)
+            _serve(
+                app, sock, settings.max_connections, line, progress, wasm, streams.close, follower
+            )
         )
     finally:
         triggers.stop()
@@ -232,15 +238,19 @@ async def _serve(
     progress: WasmProgress,
     wasm: WasmThread,
     stopping: Callable[[], None] | None = None,
+    follower: BuildFollower | None = None,
 ) -> None:
-    beating = None
+    loop = asyncio.get_running_loop()
+    tasks = []
     if line is not None:
-        beating = asyncio.get_running_loop().create_task(line.beat(progress, wasm.submit))
+        tasks.append(loop.create_task(line.beat(progress, wasm.submit)))
+    if follower is not None:  # watch mode: swap to each new build
+        tasks.append(loop.create_task(follower.run()))
     try:
         await serve_forever(app, sock, max_connections, stopping)
     finally:
-        if beating is not None:
-            beating.cancel()
+        for task in tasks:
+            task.cancel()
 
 
 def _close_host(host: EdgeHost, wasm: WasmThread) -> None:

@@ -155,6 +155,9 @@ class ReadyPool:
     def take(self) -> _Ready | None:
         return self._ready.popleft() if self._ready else None
 
+    def clear(self) -> None:
+        self._ready.clear()
+
 
 def _linker_for(engine: WasmEngine, component: wc.Component) -> wc.Linker:
     # Building the linker registers every host function: do it once per engine.
@@ -288,6 +291,11 @@ class ComponentRunner:
     def refill_one(self) -> None:
         """Make one instance ahead of time (called when the wasm thread is idle)."""
         self.ready_pool.put(self._instantiate())
+
+    def release(self) -> None:
+        """Drop the instances made ahead and kept warm (their pooling slots with them)."""
+        self.ready_pool.clear()
+        self._warm.clear()
 
     def handle(self, request: HttpRequest, chain_depth: int = 0) -> HttpResponse:
         """Run one request in a fresh instance.

@@ -40,7 +40,11 @@ class EdgeUp:
         state_dir: Path,
         *extra: str,
         env: dict[str, str] | None = None,
+        command: str = "up",
+        build: bool = False,
+        ready_timeout: float = 60,
     ) -> None:
+        """`command` "watch" runs `edge watch`; `build` builds what is stale first."""
         self.state = state_dir
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -49,10 +53,10 @@ class EdgeUp:
             sys.executable,
             "-m",
             "runtime.cli",
-            "up",
+            command,
             "-f",
             str(manifest),
-            "--no-build",
+            *([] if build else ["--no-build"]),
             "--listen",
             f"127.0.0.1:{self.port}",
             "--state-dir",
@@ -76,7 +80,7 @@ class EdgeUp:
                 start_new_session=True,
             )
         self.pgid = os.getpgid(self.process.pid)
-        self._wait_ready()
+        self._wait_ready(ready_timeout)
 
     def _wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout

@@ -27,6 +27,7 @@ from ..regions.control import ControlFile
 from ..wasm.instances import HttpResponse
 from ..wasm.thread import WasmThread
 from .admin import ADMIN_PREFIX, HEALTH_PATH, REGION_HEADER, admin_routes
+from .explorer_api import explorer_routes
 from .guard import Guard, SameOrigin
 from .host import EdgeHost
 from .incoming import IncomingGuard, read_body
@@ -136,6 +137,7 @@ def create_app(
     return Starlette(
         routes=[
             *admin_routes(host, wasm, control, options.public_url, triggers),
+            *explorer_routes(host, wasm, control),
             Route("/{path:path}", edge_request, methods=methods),
         ],
         middleware=[Middleware(IncomingGuard, body_timeout=options.body_timeout), guard],

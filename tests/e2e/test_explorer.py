@@ -183,6 +183,18 @@ def test_the_explorer_shows_and_changes_the_regions(
     assert errors == []
 
 
+def test_the_page_is_its_own_origin_under_a_region_name(edge: EdgeUp, browser: Any) -> None:
+    """Opened as eu-west.localhost, the page's reads and POSTs (with that Origin) pass."""
+    from playwright.sync_api import expect
+
+    page = browser.new_page()
+    page.goto(f"http://eu-west.localhost:{edge.port}/_edge/ui")
+    page.wait_for_selector("body[data-ready=true]", timeout=15_000)
+    expect(page.locator("#map g.node")).to_have_count(3)
+    page.click("#btn-heal-all")
+    expect(page.locator("#net-message")).to_have_text("healed every link")
+
+
 class _ForeignPage(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         body = b"<!doctype html><title>another local server</title>"

@@ -162,10 +162,11 @@ function wireSql() {
 
 async function loadBuilds() {
   try {
-    renderBuilds(byId("builds"), await get("builds"));
-    byId("builds-panel").hidden = false;
+    const builds = await get("builds");
+    renderBuilds(byId("builds"), builds);
+    byId("builds-panel").hidden = !builds.watching;
   } catch (err) {
-    // No watch mode (404): no panel.
+    // No watch mode here (404): no panel.
     byId("builds-panel").hidden = true;
     if (!(err instanceof ApiError && err.status === 404)) console.warn(err);
   }

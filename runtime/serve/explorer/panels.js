@@ -59,15 +59,20 @@ export function renderTriggers(table, data) {
   replace(table, h("thead", {}, head), h("tbody", {}, rows));
 }
 
-// Watch mode's builds: whichever list the answer holds, one row per component.
+// Watch mode's builds (GET /_edge/builds): per component the generation it
+// serves and how its last build went.
 export function renderBuilds(table, data) {
-  const list = Array.isArray(data) ? data : data.builds || data.components || [];
-  const head = h("tr", {}, ...["component", "status", "took", "error"].map((t) => h("th", {}, t)));
-  const rows = list.map((b) => h("tr", {},
-    h("td", {}, b.component ?? b.name ?? "?"),
-    h("td", { class: b.status === "failed" ? "bad" : "" }, b.status ?? ""),
-    h("td", {}, b.ms != null ? ms(b.ms) : ""),
-    h("td", { class: "error-text" }, b.error ?? ""),
-  ));
+  const head = h("tr", {}, ...["component", "serving", "last build", "took", "error"].map((t) => h("th", {}, t)));
+  const rows = Object.entries(data.components || {}).map(([component, b]) => {
+    const status = b.status === "failed" ? "bad" : b.status === "ok" ? "ok" : b.status === "building" ? "warn" : "";
+    const error = (b.error || "").trim();
+    return h("tr", { dataset: { component, status: b.status } },
+      h("td", { class: "key" }, component),
+      h("td", {}, b.generation ? `generation ${b.generation}` : "as started"),
+      h("td", {}, h("span", { class: `badge ${status}` }, b.status), b.finished ? ` ${ago(b.finished)}` : ""),
+      h("td", {}, b.seconds != null ? ms(b.seconds * 1000) : ""),
+      h("td", { class: "error-text", title: error }, error.split("\n")[0].slice(0, 120)),
+    );
+  });
   replace(table, h("thead", {}, head), h("tbody", {}, rows));
 }

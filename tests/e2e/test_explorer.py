@@ -81,6 +81,11 @@ def test_the_explorer_shows_and_changes_the_regions(
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(f"http://localhost:{edge.port}/_edge/ui")
     page.wait_for_selector("body[data-ready=true]", timeout=15_000)
+    # With the event log the page follows GET /_edge/events; without, it polls.
+    live = http.get("/_edge/events/recent").status_code == 200
+    expect(page.locator("#feed-status")).to_have_attribute(
+        "data-state", "live" if live else "polling"
+    )
 
     # Three regions on the map, joined by three links.
     nodes = page.locator("#map g.node")
@@ -116,6 +121,13 @@ def test_the_explorer_shows_and_changes_the_regions(
         "prefs:1"
     )
     expect(row).to_have_attribute("data-differs", "false", timeout=(LAG + 8) * 1000)
+    if live:
+        # The feed has the write and its delivery to each region, newest first.
+        applied = page.locator('#feed li[data-kind="kv.applied"]', has_text="prefs:1")
+        expect(applied).to_have_count(2)
+        expect(page.locator('#feed li[data-kind="request"]').first).to_contain_text(
+            "PUT /users/1/preferences"
+        )
     assert time.monotonic() - written >= LAG  # not before replication delivered it
     expect(page.locator("#kv-pending")).to_contain_text("every change has been delivered")
 
@@ -149,6 +161,10 @@ def test_the_explorer_shows_and_changes_the_regions(
         lambda: _cut(http) == {"ap-south|eu-west", "ap-south|us-east"},
         what="ap-south partitioned",
     )
+    if live:
+        expect(page.locator('#feed li[data-kind="network"]').first).to_contain_text(
+            "partition ap-south"
+        )
     expect(page.locator('#map line[data-link="ap-south|us-east"]')).to_have_attribute(
         "data-partitioned", "true"
     )

@@ -40,21 +40,40 @@ export async function post(path, body) {
   return answer(response);
 }
 
-// At most one call of `fn` per `wait` ms; calls in between are folded into one.
+// At most one run of `fn` per `wait` ms and never two at once; calls in
+// between are folded into the next run.
 export function throttle(fn, wait) {
   let last = 0;
   let timer = null;
-  return () => {
-    if (timer !== null) return;
-    const delay = Math.max(0, last + wait - Date.now());
-    timer = setTimeout(async () => {
-      timer = null;
-      last = Date.now();
-      try {
-        await fn();
-      } catch (err) {
-        console.warn(err);
-      }
-    }, delay);
+  let running = false;
+  let again = false;
+  const run = async () => {
+    timer = null;
+    running = true;
+    last = Date.now();
+    try {
+      await fn();
+    } catch (err) {
+      console.warn(err);
+    }
+    running = false;
+    if (again) {
+      again = false;
+      schedule();
+    }
   };
+  const schedule = () => {
+    if (running) again = true;
+    else if (timer === null) timer = setTimeout(run, Math.max(0, last + wait - Date.now()));
+  };
+  return schedule;
+}
+
+// For views loaded from several places: only the answer to the latest call
+// is drawn, so a slow older answer never overwrites a newer one.
+const tickets = {};
+
+export function ticket(name) {
+  const mine = (tickets[name] = (tickets[name] || 0) + 1);
+  return () => tickets[name] === mine;
 }

@@ -1,6 +1,6 @@
 // The regions explorer: loads the state once, then follows the live feed
 // (GET /_edge/events) and refreshes only what each event concerns.
-import { ApiError, get, post, throttle } from "./api.js";
+import { ApiError, get, post, throttle, ticket } from "./api.js";
 import { byId, fillSelect, h, replace } from "./dom.js";
 import { renderKeys, renderPending, renderValue } from "./kv.js";
 import { renderMap } from "./map.js";
@@ -41,7 +41,10 @@ async function loadRegions() {
 }
 
 async function loadReplication() {
-  state.replication = await get("replication");
+  const latest = ticket("replication");
+  const replication = await get("replication");
+  if (!latest()) return;
+  state.replication = replication;
   drawMap();
   fillSelect(byId("kv-store"), state.replication.kv.map((s) => s.store));
   fillSelect(byId("sql-db"), state.replication.sql.map((d) => d.database));
@@ -59,6 +62,7 @@ function target() {
 async function network(path, body, done) {
   try {
     const answer = await post(path, body);
+    ticket("replication"); // a load begun before this answer is older than it
     state.replication.links = answer.links;
     drawMap();
     message(done);
@@ -94,12 +98,14 @@ function wireNetwork() {
 async function loadKeys() {
   const store = byId("kv-store").value;
   if (!store) return;
+  const latest = ticket("keys");
   const data = await get("kv/keys", {
     store,
     prefix: byId("kv-prefix").value,
     contains: byId("kv-contains").value,
     limit: "200",
   });
+  if (!latest()) return;
   renderKeys(byId("kv-table"), data, byId("kv-only-differs").checked, openValue);
   const differing = data.keys.filter((k) => k.differs).length;
   byId("kv-summary").textContent =
@@ -108,7 +114,10 @@ async function loadKeys() {
 
 async function loadPending() {
   const store = byId("kv-store").value;
-  if (store) renderPending(byId("kv-pending"), await get("kv/pending", { store }));
+  if (!store) return;
+  const latest = ticket("pending");
+  const data = await get("kv/pending", { store });
+  if (latest()) renderPending(byId("kv-pending"), data);
 }
 
 async function openValue(key, region) {
@@ -140,7 +149,9 @@ function drawSqlRegions() {
 async function loadTables() {
   const database = byId("sql-db").value;
   if (!database) return;
-  renderTables(byId("sql-tables"), await get("sql/tables", { database }), state.regions.map((r) => r.name));
+  const latest = ticket("tables");
+  const data = await get("sql/tables", { database });
+  if (latest()) renderTables(byId("sql-tables"), data, state.regions.map((r) => r.name));
 }
 
 function wireSql() {
@@ -190,6 +201,8 @@ function visible(kind) {
 }
 
 function show(e) {
+  // The explorer's own calls are not the app's traffic.
+  if (e.kind === "request" && String(e.path).startsWith("/_edge/")) return;
   const feed = byId("feed");
   const line = feedLine(e);
   line.hidden = !visible(e.kind);
@@ -217,6 +230,7 @@ function handle(e) {
       break;
     case "network":
       if (Array.isArray(e.links)) {
+        ticket("replication");
         state.replication.links = e.links;
         drawMap();
       }
@@ -229,11 +243,13 @@ function handle(e) {
       refreshTriggers();
       break;
     case "request":
-      // A write changes the writer's copy now (the others follow with kv events).
+      // A write changes the writer's copy now (the others follow with kv and
+      // sql events), and leaves SQL replicas behind.
       if (e.method !== "GET" && e.method !== "HEAD") {
         refreshKeys();
         refreshPending();
         refreshTables();
+        refreshReplication();
       }
       break;
     default:

@@ -9,6 +9,8 @@ Pages of another origin, and requests with another Host, are refused.
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -209,6 +211,48 @@ def test_the_page_is_its_own_origin_under_a_region_name(edge: EdgeUp, browser: A
     expect(page.locator("#map g.node")).to_have_count(3)
     page.click("#btn-heal-all")
     expect(page.locator("#net-message")).to_have_text("healed every link")
+
+
+def _workers(edge: EdgeUp) -> set[int]:
+    pid = edge.process.pid
+    return {int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+
+
+def test_the_feed_reconnects_and_misses_nothing(
+    edge: EdgeUp, http: httpx.Client, browser: Any
+) -> None:
+    """Every worker killed: the page reconnects with Last-Event-ID and gets what it missed."""
+    from playwright.sync_api import expect
+
+    if http.get("/_edge/events/recent").status_code != 200:
+        pytest.skip("this edge up has no event log (GET /_edge/events)")
+    page = browser.new_page()
+    page.goto(f"http://localhost:{edge.port}/_edge/ui")
+    page.wait_for_selector("body[data-ready=true]", timeout=15_000)
+    status = page.locator("#feed-status")
+    expect(status).to_have_attribute("data-state", "live")
+
+    assert http.post("/_edge/lag", json={"lag": "1s"}).status_code == 200  # every link
+    made = http.post("/users", json={"name": "Away", "email": f"away.{time.time()}@example.org"})
+    assert made.status_code == 201
+    key = f"prefs:{made.json()['id']}"
+    assert http.put(f"/users/{made.json()['id']}/preferences", json={"a": 1}).status_code == 200
+    # The replicator (in the supervisor) applies the change (after the lag of
+    # 1 s) while no worker serves: a new worker takes longer to load.
+    killed = time.time()
+    for pid in _workers(edge):
+        os.kill(pid, signal.SIGKILL)
+    expect(status).not_to_have_attribute("data-state", "live", timeout=5000)
+    expect(status).to_have_attribute("data-state", "live", timeout=60_000)
+    back = time.time()
+    applied = page.locator('#feed li[data-kind="kv.applied"]', has_text=key)
+    expect(applied).to_have_count(2, timeout=10_000)
+    log = http.get("/_edge/events/recent", params={"limit": 1000}).json()["events"]
+    times = [e["at"] for e in log if e["kind"] == "kv.applied" and e["key"] == key]
+    assert any(killed < at < back for at in times), (killed, times, back)
+    ids = page.locator("#feed li").evaluate_all("ls => ls.map(l => Number(l.dataset.id))")
+    assert len(ids) == len(set(ids)), "an event shown twice"
+    assert ids == sorted(ids, reverse=True), "events out of order"
 
 
 class _ForeignPage(BaseHTTPRequestHandler):

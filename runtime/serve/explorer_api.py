@@ -12,7 +12,10 @@
 
 Like the rest of /_edge/, behind the guard (serve.guard) and loopback_only. The
 page runs only scripts and styles of its own (a Content-Security-Policy), and
-reaches nothing but this server, by relative URLs.
+reaches nothing but this server, by relative URLs. With an admin token, the
+page's files (static, no state) load without it; the page asks for the token
+(or takes it from `#token=` in its URL), keeps it in the tab's sessionStorage
+and sends it as `Authorization: Bearer` on every call, the event stream too.
 """
 
 from __future__ import annotations
@@ -63,6 +66,12 @@ def page_file(name: str) -> Response:
     if match is None or not path.is_file():
         return JSONResponse({"error": f"no file {name!r} in the explorer"}, status_code=404)
     return Response(path.read_bytes(), media_type=_TYPES[match[1]], headers=PAGE_HEADERS)
+
+
+def page_paths() -> list[str]:
+    """The URL of the page and of each of its files."""
+    names = sorted(p.name for p in PAGE_DIR.iterdir() if _FILE_NAME.match(p.name))
+    return [UI_PATH, *(f"{UI_PATH}/{name}" for name in names if name != "index.html")]
 
 
 def explorer_routes(host: EdgeHost, wasm: WasmThread, control: ControlFile) -> list[Route]:

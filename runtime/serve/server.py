@@ -27,7 +27,7 @@ from ..regions.control import ControlFile
 from ..wasm.instances import HttpResponse
 from ..wasm.thread import WasmThread
 from .admin import ADMIN_PREFIX, HEALTH_PATH, REGION_HEADER, admin_routes
-from .explorer_api import explorer_routes
+from .explorer_api import explorer_routes, page_paths
 from .guard import Guard, SameOrigin
 from .host import EdgeHost
 from .incoming import IncomingGuard, read_body
@@ -132,7 +132,9 @@ def create_app(
         policy=options.same_origin,
         prefix=ADMIN_PREFIX,
         token=options.admin_token,
-        open_paths={HEALTH_PATH},
+        # The explorer's files hold no state: they load without the token, and
+        # the page sends it with every call of its own.
+        open_paths={HEALTH_PATH, *page_paths()},
     )
     return Starlette(
         routes=[

@@ -213,6 +213,52 @@ def test_the_page_is_its_own_origin_under_a_region_name(edge: EdgeUp, browser: A
     expect(page.locator("#net-message")).to_have_text("healed every link")
 
 
+def test_with_an_admin_token_the_page_asks_for_it_and_sends_it(
+    built: dict[str, Path], tmp_path: Path, launched: list[EdgeUp], browser: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    secret = "explorer-test-token"
+    edge = EdgeUp(built["users"], tmp_path / "state", env={"EDGE_ADMIN_TOKEN": secret})
+    launched.append(edge)
+    with httpx.Client(base_url=edge.url, timeout=10) as http:
+        # The page's files hold no state and load without it; nothing else does.
+        assert http.get("/_edge/ui").status_code == 200
+        assert http.get("/_edge/ui/explorer.js").status_code == 200
+        assert http.get("/_edge/kv/keys").status_code == 401
+        assert http.get("/_edge/ui", headers={"origin": "http://evil.example"}).status_code == 403
+        live = http.get("/_edge/events/recent", headers=edge.admin_headers).status_code == 200
+
+    url = f"http://localhost:{edge.port}/_edge/ui"
+    page = browser.new_page()
+    page.goto(url)
+    expect(page.locator("#token-form")).to_be_visible()
+    page.fill("#token-input", "not the token")
+    page.click("#token-form button")
+    expect(page.locator("#token-form")).to_be_visible()  # refused, asked again
+    page.fill("#token-input", secret)
+    page.click("#token-form button")
+    page.wait_for_selector("body[data-ready=true]", timeout=15_000)
+    expect(page.locator("#map g.node")).to_have_count(3)
+    expect(page.locator("#feed-status")).to_have_attribute(
+        "data-state", "live" if live else "polling"
+    )
+    page.select_option("#net-region", "eu-west")
+    page.click("#btn-partition")
+    expect(page.locator("#net-message")).to_have_text("partitioned eu-west")
+    page.click("#btn-heal-all")
+    expect(page.locator("#net-message")).to_have_text("healed every link")
+
+    # Given in the URL's fragment (never sent to the server), then dropped from it.
+    other = browser.new_page()
+    other.goto(f"{url}#token={secret}")
+    other.wait_for_selector("body[data-ready=true]", timeout=15_000)
+    assert other.url == url
+    expect(other.locator("#token-form")).to_be_hidden()
+    if live:
+        expect(other.locator("#feed li[data-kind='network']").first).to_contain_text("heal")
+
+
 def _workers(edge: EdgeUp) -> set[int]:
     pid = edge.process.pid
     return {int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}

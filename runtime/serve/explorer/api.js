@@ -8,6 +8,24 @@ export class ApiError extends Error {
   }
 }
 
+// With an admin token, edge up asks every call for it: the page keeps it for
+// this tab only (sessionStorage is per origin, so per port too).
+const TOKEN_KEY = "edge-admin-token";
+
+export function token() {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+export function setToken(value) {
+  if (value) sessionStorage.setItem(TOKEN_KEY, value);
+  else sessionStorage.removeItem(TOKEN_KEY);
+}
+
+export function headers(extra = {}) {
+  const given = token();
+  return given ? { ...extra, authorization: `Bearer ${given}` } : extra;
+}
+
 async function answer(response) {
   let body = null;
   try {
@@ -25,7 +43,7 @@ async function answer(response) {
 export async function get(path, params = {}) {
   const query = new URLSearchParams(params).toString();
   const response = await fetch(query ? `${path}?${query}` : path, {
-    headers: { accept: "application/json" },
+    headers: headers({ accept: "application/json" }),
     cache: "no-store",
   });
   return answer(response);
@@ -34,7 +52,7 @@ export async function get(path, params = {}) {
 export async function post(path, body) {
   const response = await fetch(path, {
     method: "POST",
-    headers: { "content-type": "application/json", accept: "application/json" },
+    headers: headers({ "content-type": "application/json", accept: "application/json" }),
     body: JSON.stringify(body),
   });
   return answer(response);

@@ -1,11 +1,12 @@
 // The regions explorer: loads the state once, then follows the live feed
 // (GET /_edge/events) and refreshes only what each event concerns.
-import { ApiError, get, post, throttle, ticket } from "./api.js";
+import { ApiError, get, post, setToken, throttle, ticket, token } from "./api.js";
 import { byId, fillSelect, h, replace } from "./dom.js";
 import { renderKeys, renderPending, renderValue } from "./kv.js";
 import { renderMap } from "./map.js";
 import { feedLine, group, renderBuilds, renderTriggers } from "./panels.js";
 import { renderRegions, renderResult, renderTables } from "./sql.js";
+import { follow } from "./stream.js";
 
 const FEED_MAX = 200;
 const POLL_MS = 2000; // only while there is no live feed
@@ -284,7 +285,27 @@ function stopPolling() {
 
 let retry = 1000;
 
+function received(data) {
+  try {
+    handle(JSON.parse(data));
+  } catch (err) {
+    console.warn("bad event", err);
+  }
+}
+
 function connect() {
+  if (token()) {
+    follow({
+      after: () => state.lastId,
+      onOpen: () => {
+        stopPolling();
+        status("live", "live");
+      },
+      onData: received,
+      onDrop: () => status("reconnecting", "reconnecting"),
+    });
+    return;
+  }
   // EventSource reconnects by itself after a dropped stream, sending
   // Last-Event-ID; an HTTP error closes it, and we start again from lastId.
   const source = new EventSource(`events?after=${state.lastId}`);
@@ -293,13 +314,7 @@ function connect() {
     stopPolling();
     status("live", "live");
   };
-  source.onmessage = (m) => {
-    try {
-      handle(JSON.parse(m.data));
-    } catch (err) {
-      console.warn("bad event", err);
-    }
-  };
+  source.onmessage = (m) => received(m.data);
   source.onerror = () => {
     if (source.readyState === EventSource.CLOSED) {
       poll();
@@ -331,7 +346,30 @@ function wireFeed() {
   }
 }
 
+// `#token=...` in the URL, or the form shown after a 401: kept for this tab.
+function takeToken() {
+  const given = new URLSearchParams(location.hash.slice(1)).get("token");
+  if (given) {
+    setToken(given);
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  byId("token-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    setToken(byId("token-input").value.trim());
+    location.reload();
+  });
+}
+
+function askToken(err) {
+  if (!(err instanceof ApiError && err.status === 401)) return false;
+  setToken(null);
+  byId("token-form").hidden = false;
+  byId("token-input").focus();
+  return true;
+}
+
 async function main() {
+  takeToken();
   wireNetwork();
   wireKv();
   wireSql();
@@ -343,4 +381,6 @@ async function main() {
   startFeed();
 }
 
-main().catch((err) => message(`the explorer could not load: ${err.message}`, true));
+main().catch((err) => {
+  if (!askToken(err)) message(`the explorer could not load: ${err.message}`, true);
+});

@@ -30,6 +30,7 @@ from ..wasm.instances import HttpResponse
 from ..wasm.thread import WasmThread
 from .admin import ADMIN_PREFIX, HEALTH_PATH, REGION_HEADER, admin_routes
 from .event_stream import EventStreams
+from .explorer_api import explorer_routes, page_paths
 from .guard import Guard, SameOrigin
 from .host import EdgeHost
 from .incoming import IncomingGuard, read_body
@@ -150,12 +151,15 @@ def create_app(
         policy=options.same_origin,
         prefix=ADMIN_PREFIX,
         token=options.admin_token,
-        open_paths={HEALTH_PATH},
+        # The explorer's files hold no state: they load without the token, and
+        # the page sends it with every call of its own.
+        open_paths={HEALTH_PATH, *page_paths()},
     )
     return Starlette(
         routes=[
             *admin_routes(host, wasm, control, options.public_url, triggers, events),
             *(streams.routes() if streams is not None else []),
+            *explorer_routes(host, wasm, control),
             Route("/{path:path}", edge_request, methods=methods),
         ],
         middleware=[Middleware(IncomingGuard, body_timeout=options.body_timeout), guard],

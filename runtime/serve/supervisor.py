@@ -126,6 +126,7 @@ def banner(
             urls.add_row(e.database, e.region + role, e.url)
         console.print(urls)
     console.print(f"state: {settings.state_dir}; workers: {settings.workers}")
+    console.print(f"explorer: {url}/_edge/ui (regions, stores, live feed)")
 
 
 def _spawn(index: int, settings: Settings) -> WorkerProcess:

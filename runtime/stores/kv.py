@@ -195,6 +195,20 @@ class KVStore(Closeable):
         value = None if row[1] is None else bytes(row[1])
         return Entry(row[0], value, bool(row[2]), row[3], row[4])
 
+    def scan(self, prefix: str = "", contains: str = "", limit: int = 100) -> list[Entry]:
+        """Stored rows (tombstones too) whose key starts with `prefix` and holds
+        `contains`, in key order, at most `limit` (for inspection)."""
+        _check_count(limit, "limit")
+        rows = self._all(
+            "SELECT key, value, tombstone, hlc, origin FROM entries"
+            " WHERE substr(key, 1, ?) = ? AND instr(key, ?) > 0 ORDER BY key LIMIT ?",
+            (len(prefix), prefix, contains, limit),
+        )
+        return [
+            Entry(key, None if value is None else bytes(value), bool(tomb), hlc, origin)
+            for key, value, tomb, hlc, origin in rows
+        ]
+
     def snapshot(self) -> dict[str, bytes]:
         """Every live key and its value (for tests and inspection)."""
         rows = self._all("SELECT key, value FROM entries WHERE tombstone = 0 ORDER BY key")

@@ -303,6 +303,10 @@ def _cmd_up(args: argparse.Namespace) -> int:
                 soft_wrap=True,
             )
             build = False  # the pushed .wasm as it is: nothing to build
+    if build and settings.watch:
+        # Watch mode builds in the supervisor: a first build that fails is waited
+        # on, and `build` also tells the watcher to rebuild (not only swap .wasm).
+        return run_up(settings, build=True)
     if build:
         # Here rather than in the supervisor, to show the build's progress on a terminal.
         from .app.manifest import load

@@ -126,7 +126,7 @@ def test_a_save_rebuilds_and_swaps_without_losing_a_request_or_state(
     assert failed["generation"] == 1
     assert "watchprobe" in failed["error"] and "syntax" in failed["error"]
     terminal = " ".join(up.output().split())  # rich wraps long lines
-    assert "watch: watchprobe failed" in terminal and "syntax error" in terminal
+    assert "watch: watchprobe failed" in terminal and "SyntaxError" in terminal
     assert [_answer(up) for _ in range(5)] == ["answer-2"] * 5
 
     # Fixed: the next save swaps again.
@@ -216,7 +216,7 @@ def test_edge_watch_waits_for_a_first_build_that_works(
     launched.append(up)
     fixer.join(timeout=5)
     before = " ".join(log.read_text().split())
-    assert "watchprobe" in before and "syntax error" in before
+    assert "watchprobe" in before and "SyntaxError" in before
     assert "edge up starts when a save builds" in before
     assert _answer(up) == "fixed"
     assert _builds(up)["generation"] == 0  # what it started with, built after the fix

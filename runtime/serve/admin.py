@@ -74,7 +74,7 @@ def loopback_only(endpoint: Endpoint) -> Endpoint:
     return guarded
 
 
-async def _body(request: Request) -> dict[str, Any]:
+async def json_body(request: Request) -> dict[str, Any]:
     raw = await request.body()
     if not raw.strip():
         return {}
@@ -152,7 +152,7 @@ def admin_routes(
         return JSONResponse({"links": links})
 
     async def partition(request: Request) -> Response:
-        data = await _body(request)
+        data = await json_body(request)
         region = _opt(data, "region")
         if region is None:
             raise ValueError('say which region to partition: {"region": "eu-west"}')
@@ -161,13 +161,13 @@ def admin_routes(
         return changed(network, "partition", region, other)
 
     async def heal(request: Request) -> Response:
-        data = await _body(request)
+        data = await json_body(request)
         region, other = _opt(data, "region"), _opt(data, "other")
         network = control.update(lambda net: net.heal(time.time(), region, other))
         return changed(network, "heal", region, other)
 
     async def lag(request: Request) -> Response:
-        data = await _body(request)
+        data = await json_body(request)
         if "lag" not in data:
             raise ValueError('say the lag: {"lag": "2s"}')
         seconds = parse_duration(data["lag"])
@@ -189,7 +189,7 @@ def admin_routes(
         return JSONResponse(await asyncio.to_thread(triggers.status))
 
     async def cron_run(request: Request) -> Response:
-        data = await _body(request)
+        data = await json_body(request)
         component = request.path_params["component"]
         if triggers is None:
             return JSONResponse({"error": "this app has no cron jobs"}, status_code=404)

@@ -32,7 +32,7 @@ from starlette.routing import Route
 from ..regions.control import ControlFile
 from ..wasm.thread import WasmThread
 from . import explorer_kv
-from .admin import _body, loopback_only
+from .admin import json_body, loopback_only
 from .explorer_sql import QueryRefused, SqlReader
 from .host import EdgeHost
 
@@ -132,7 +132,7 @@ def explorer_routes(host: EdgeHost, wasm: WasmThread, control: ControlFile) -> l
         return JSONResponse(await asyncio.to_thread(reader.tables, label))
 
     async def sql_query(request: Request) -> Response:
-        data = await _body(request)
+        data = await json_body(request)
         label, region, sql = data.get("database", "default"), data.get("region"), data.get("sql")
         if not isinstance(label, str) or not isinstance(region, str):
             raise TypeError('say where: {"database": "default", "region": "eu-west", "sql": ...}')

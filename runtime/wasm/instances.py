@@ -267,8 +267,7 @@ class ComponentRunner:
                     "is not a function: rebuild it with this version (`edge build`)"
                 )
             exports[name] = func
-            if name not in self._signatures:
-                self._signatures[name] = convert.signature(func, store)
+            self._signature(name, func, store)
         ready = _Ready(store, exports, context, output, instance)
         if self.reuse.reuses:
             ready.requests_left, ready.idle_timeout = self.reuse.lifetime(self._rng)
@@ -319,10 +318,8 @@ class ComponentRunner:
 
         def work(ready: _Ready) -> Any:
             func = self._trigger_export(ready, kind)
-            key = f"{interface}#{name}"
-            if key not in self._signatures:
-                self._signatures[key] = convert.signature(func, ready.store)
-            result = convert.call(func, ready.store, self._signatures[key], value)
+            signature = self._signature(f"{interface}#{name}", func, ready.store)
+            result = convert.call(func, ready.store, signature, value)
             func.post_return(ready.store)
             return result
 
@@ -413,15 +410,22 @@ class ComponentRunner:
         ready.idle_since = self._clock()
         self._warm.append(ready)
 
+    def _signature(self, key: str, func: wc.Func, store: wasmtime.Store) -> Any:
+        """An export's types, taken once per runner (an instance it takes may have
+        been made by another region's runner, which took them for itself)."""
+        signature = self._signatures.get(key)
+        if signature is None:
+            signature = self._signatures[key] = convert.signature(func, store)
+        return signature
+
     def _dispatch(self, ready: _Ready, request: HttpRequest) -> HttpResponse:
         """The dispatch calls of one request, on the watchdog's thread."""
 
         def invoke(name: str, *params: Any) -> Any:
             func = ready.exports[name]
-            signature = self._signatures.get(name)
-            if signature is None:  # an instance another region's runner made
-                signature = self._signatures[name] = convert.signature(func, ready.store)
-            result = convert.call(func, ready.store, signature, *params)
+            result = convert.call(
+                func, ready.store, self._signature(name, func, ready.store), *params
+            )
             func.post_return(ready.store)
             return result
 

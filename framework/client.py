@@ -344,5 +344,9 @@ class _Exchange:
                 f"{text}: allowed_outbound_hosts does not allow this URL", name, self.request.uri
             )
         if name in _TIMEOUT_CODES:
+            if self.timeout is not None:
+                # The host was given the same bound as our own deadline: whichever
+                # fires first, the caller's timeout is what ran out.
+                text = f"{self.what}: timed out after {self.timeout} s ({name})"
             return HTTPTimeoutError(text, name, self.request.uri)
         return OutboundHTTPError(text, name, self.request.uri)

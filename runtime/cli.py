@@ -463,14 +463,11 @@ def _ago(now: float, when: float | None) -> str:
     return f"{seconds:.1f} s ago" if seconds >= 0 else f"in {-seconds:.1f} s"
 
 
-def _redacted(address: str) -> str:
-    scheme, sep, rest = address.partition("://")
-    return scheme + sep + "***@" + rest.rpartition("@")[2] if "@" in rest else address
-
-
 def triggers_view(data: dict[str, Any]) -> list[Table]:
     """Tables of the Redis subscriptions and of each trigger's runs per region
     (from GET /_edge/triggers); none for an app without triggers."""
+    from .outbound.redis_address import redacted
+
     now = data.get("now", time.time())
     tables: list[Table] = []
     if data.get("redis"):
@@ -481,7 +478,7 @@ def triggers_view(data: dict[str, Any]) -> list[Table]:
         for server in data["redis"]:
             state = "[green]subscribed[/]" if server["connected"] else "[red]not subscribed[/]"
             servers.add_row(
-                _redacted(server["address"]),
+                redacted(server["address"]),
                 ", ".join(server["channels"]),
                 f"{state} {_ago(now, server['since'])}" if server["since"] else state,
                 str(server["reconnects"]),
@@ -556,7 +553,8 @@ def _cmd_cron(args: argparse.Namespace) -> int:
 
 
 def _cmd_publish(args: argparse.Namespace) -> int:
-    from .triggers.connect import publish, redacted
+    from .outbound.redis_address import redacted
+    from .triggers.connect import publish
 
     payload = sys.stdin.buffer.read() if args.message == "-" else args.message.encode()
     data = _admin(args, "GET", "/_edge/triggers")

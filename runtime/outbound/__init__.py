@@ -6,6 +6,7 @@ any connection is made. `redis_server` runs the Redis server that `edge up`
 and the Emulator start for an app that names no address of its own.
 """
 
+from .redis_address import redacted
 from .redis_client import (
     ConnectionLimit,
     RedisConnection,
@@ -32,5 +33,6 @@ __all__ = [
     "RedisServerError",
     "RedisTooManyConnections",
     "RedisTypeMismatch",
+    "redacted",
     "wants_embedded",
 ]

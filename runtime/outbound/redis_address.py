@@ -41,6 +41,12 @@ class RedisTarget:
         return f"{host}:{self.port}"
 
 
+def redacted(address: str) -> str:
+    """`address` with its credentials, if any, as `***` (for logs and events)."""
+    scheme, sep, rest = address.partition("://")
+    return scheme + sep + "***@" + rest.rpartition("@")[2] if "@" in rest else address
+
+
 def parse_address(address: str) -> RedisTarget:
     try:
         url = parse_url(address)

@@ -29,7 +29,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from ..app.hosts import HostError, parse_host
 from ..app.outbound import AllowedHosts
 from ..app.urls import UrlError, outbound_url
-from .redis_address import AddressError, RedisTarget, parse_address
+from .redis_address import AddressError, RedisTarget, parse_address, redacted
 from .redis_replies import Flat, ReplyTooLarge, Status, StatusParser, check_size, flatten
 
 log = logging.getLogger("edge.redis")
@@ -122,7 +122,7 @@ class RedisConnector:
         except Exception as exc:  # a template that cannot be resolved, as Spin: `other`
             raise RedisOther(f"cannot resolve allowed_outbound_hosts: {exc}") from None
         if not allowed.allows(address, "redis"):
-            log.info("outbound Redis denied by allowed_outbound_hosts: %s", _redacted(address))
+            log.info("outbound Redis denied by allowed_outbound_hosts: %s", redacted(address))
             raise RedisInvalidAddress("not allowed by allowed_outbound_hosts")
         self._limit.acquire()
         try:
@@ -278,8 +278,3 @@ def _bytes(reply: Any) -> bytes | None:
     if isinstance(reply, Status):
         return reply.encode("utf-8")
     raise RedisOther(f"expected a string reply, got {type(reply).__name__}")
-
-
-def _redacted(address: str) -> str:
-    scheme, sep, rest = address.partition("://")
-    return scheme + sep + rest.rpartition("@")[2]

@@ -115,6 +115,7 @@ class Region:
             chain=host.chain,
             region=name,
             sleep=host.clock.sleep,
+            events=host.events,
         )
         return ComponentRunner(
             host.engine,
@@ -169,6 +170,7 @@ class EdgeHost:
             raise EdgeError("at least one region is needed")
         self.manifest = manifest
         self.clock: Clock = clock or RealClock()
+        self.events = events
         self.kv_wrapper = kv_wrapper
         self.sql_wrapper = sql_wrapper
         # Labels on a remote libSQL server (runtime config): outside every region.

@@ -148,6 +148,17 @@ class LiveStatus:
                 text.append(f" ({f['ms']:.0f} ms)", style="dim")
             if f.get("error"):
                 text.append(f"\n{f['error']}")
+        elif event.kind == "outbound.http":
+            refused = f["route"] == "refuse"
+            text.append(f"  -> {f['method']} {f['url']} ", style="red" if refused else "dim")
+            text.append(f"refused: {f.get('error')}" if refused else f["route"], style="dim")
+        elif event.kind == "outbound.redis":
+            subject = f" {f['key']}" if f["key"] else ""
+            text.append(f"  -> redis {f['op']}{subject} at {f['address']} ", style="dim")
+            if f["ok"]:
+                text.append(f"{f['ms']:.1f} ms", style="dim")
+            else:
+                text.append(f"failed: {f.get('error')}", style="red")
         else:
             return None  # trigger runs: the worker's log has a line for each already
         return text

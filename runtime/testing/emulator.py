@@ -167,8 +167,9 @@ class Emulator:
         if clock != "virtual":
             raise ValueError("the Emulator runs on the virtual clock; `edge up` uses the real one")
         self.clock = VirtualClock()
-        # Replication's events (kv.sent, kv.applied, kv.conflict, sql.synced) on
-        # the virtual clock; requests and the network are the test's own doing.
+        # Replication's events (kv.sent, kv.applied, kv.conflict, sql.synced) and
+        # outbound calls (outbound.http, outbound.redis) on the virtual clock;
+        # requests and the network are the test's own doing.
         self.event_log = MemoryEvents(clock=self.clock.now)
         self.manifest = load(manifest)
         if build:
@@ -269,7 +270,8 @@ class Emulator:
         )
 
     def events(self, kind: str | None = None) -> list[dict[str, Any]]:
-        """Replication's events so far (of one kind), as `edge up`'s feed has them."""
+        """Replication's and outbound calls' events so far (of one kind), as
+        `edge up`'s feed has them."""
         return [event.to_json() for event in self.event_log.events(kind)]
 
     # --- time -------------------------------------------------------------------------

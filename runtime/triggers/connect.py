@@ -14,7 +14,7 @@ from typing import Any
 import redis
 
 from ..errors import EdgeError
-from ..outbound.redis_address import AddressError, RedisTarget, parse_address
+from ..outbound.redis_address import AddressError, RedisTarget, parse_address, redacted
 
 
 class BadAddress(EdgeError):
@@ -65,11 +65,3 @@ def publish(address: str, channel: str, payload: bytes, timeout: float = 5.0) ->
         return int(conn.read_response())
     finally:
         conn.disconnect()
-
-
-def redacted(address: str) -> str:
-    """The address without its credentials, for logs and tables."""
-    scheme, sep, rest = address.partition("://")
-    if "@" not in rest:
-        return address
-    return scheme + sep + "***@" + rest.rpartition("@")[2]

@@ -26,7 +26,8 @@ from dataclasses import dataclass, replace
 import redis
 from redis.exceptions import RedisError
 
-from .connect import BadAddress, open_connection, redacted
+from ..outbound.redis_address import redacted
+from .connect import BadAddress, open_connection
 
 log = logging.getLogger("edge.triggers")
 

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from ..runtime.outbound.conftest import needs_redis_server
 from .chromium import chromium_context
 from .edgeup import ROOT, EdgeUp, wait_for
 
@@ -257,6 +258,53 @@ def test_with_an_admin_token_the_page_asks_for_it_and_sends_it(
     expect(other.locator("#token-form")).to_be_hidden()
     if live:
         expect(other.locator("#feed li[data-kind='network']").first).to_contain_text("heal")
+
+
+def test_the_triggers_panel_runs_a_cron_job_and_the_feed_shows_outbound_calls(
+    built: dict[str, Path], tmp_path: Path, launched: list[EdgeUp], browser: Any
+) -> None:
+    """The jobs example: a cron job run from the page, a message published through
+    outbound Redis and handled by the Redis trigger, all in the feed."""
+    from playwright.sync_api import expect
+
+    needs_redis_server()
+    edge = EdgeUp(built["jobs"], tmp_path / "state", "--regions", "us-east,eu-west")
+    launched.append(edge)
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"http://localhost:{edge.port}/_edge/ui")
+    page.wait_for_selector("body[data-ready=true]", timeout=15_000)
+    expect(page.locator("#feed-status")).to_have_attribute("data-state", "live")
+
+    cron = page.locator('#triggers tr[data-trigger="cron"][data-region="eu-west"]')
+    expect(cron).to_contain_text("never")
+    cron.locator("button").click()
+    expect(page.locator("#trigger-message")).to_have_text("jobs ran in eu-west")
+    expect(cron.locator("td").nth(3)).to_have_text("1")
+    expect(page.locator('#feed li[data-kind="trigger"]').first).to_contain_text(
+        "cron jobs in eu-west ok"
+    )
+    # The page's run is eu-west's alone.
+    expect(
+        page.locator('#triggers tr[data-trigger="cron"][data-region="us-east"] td').nth(3)
+    ).to_have_text("0")
+
+    with httpx.Client(base_url=edge.url, timeout=10) as http:
+        sent = http.post("/events", json={"type": "click"}, headers={"x-edge-region": "us-east"})
+        assert sent.status_code == 202, sent.text
+    call = page.locator('#feed li[data-kind="outbound.redis"]').first
+    expect(call).to_contain_text("redis publish events")
+    expect(call).to_contain_text("from jobs in us-east")
+    expect(page.locator('#feed li[data-kind="trigger"]', has_text="redis jobs")).not_to_have_count(
+        0
+    )
+    # Outbound calls have their own switch in the feed.
+    page.uncheck("#feed-outbound")
+    expect(call).to_be_hidden()
+    page.check("#feed-outbound")
+    expect(call).to_be_visible()
+    assert errors == []
 
 
 def _workers(edge: EdgeUp) -> set[int]:

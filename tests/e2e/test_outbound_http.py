@@ -306,6 +306,50 @@ def test_origin_in_a_region_costs_its_round_trip(probe: Probe, upstream: Upstrea
     assert edge.now() == pytest.approx(before + far)
 
 
+def test_each_outbound_request_is_in_the_event_log(probe: Probe, upstream: Upstream) -> None:
+    edge = probe(
+        upstream.origin,
+        "http://self",
+        "http://other.spin.internal",
+        regions=["us-east", "ap-south"],
+        origins={"127.0.0.1": "us-east"},
+    )
+    fetch(edge, url=upstream.url("/json?api_key=secret"))
+    fetch(edge, region="ap-south", url=upstream.url("/json"))  # the origin is in us-east
+    fetch(edge, url="/hello")
+    fetch(edge, url="http://other.spin.internal/x")
+    fetch(edge, url=f"http://localhost:{upstream.port}/json")
+    seen = [
+        {k: e.get(k) for k in ("region", "component", "method", "url", "route", "to", "error")}
+        for e in edge.events("outbound.http")
+    ]
+    assert seen == [
+        _sent("us-east", "GET", upstream.url("/json?…"), "network"),
+        _sent("ap-south", "GET", upstream.url("/json"), "network"),
+        _sent("us-east", "GET", "/hello", "self"),
+        {**_sent("us-east", "GET", "http://other.spin.internal/x", "chain"), "to": "other"},
+        {
+            **_sent("us-east", "GET", f"http://localhost:{upstream.port}/json", "refuse"),
+            "error": "HTTP-request-denied",
+        },
+    ]
+    assert "secret" not in json.dumps(edge.events())  # a query may hold a key: never shown
+    far = edge.events("outbound.http")[1]
+    assert far["delay_ms"] == pytest.approx(2e3 * edge.network.latency("ap-south", "us-east"))
+
+
+def _sent(region: str, method: str, url: str, route: str) -> dict[str, Any]:
+    return {
+        "region": region,
+        "component": "probe",
+        "method": method,
+        "url": url,
+        "route": route,
+        "to": None,
+        "error": None,
+    }
+
+
 # --- under edge up: real clock, worker processes -------------------------------------------
 
 

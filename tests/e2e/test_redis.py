@@ -105,6 +105,38 @@ def test_each_operation(probe: Callable[..., Emulator]) -> None:
     client.close()
 
 
+def test_each_operation_is_in_the_event_log(probe: Callable[..., Emulator]) -> None:
+    edge = probe()
+    assert edge.redis is not None
+    port = edge.redis.port
+    run(
+        edge,
+        ["open"],
+        ["set", "k", "v"],
+        ["publish", "news", "hi"],
+        ["execute", "HSET", ["h", "f", 1]],
+    )
+    run(edge, ["open"], ["sadd", "s", ["a"]], ["incr", "s"])
+    run(edge, ["open", f"redis://user:hunter2@localhost:{port}"])
+    seen = [
+        (e["region"], e["component"], e["op"], e["key"], e["ok"], e.get("error", ""))
+        for e in edge.events("outbound.redis")
+    ]
+    assert seen[:5] == [
+        ("us-east", "probe", "set", "k", True, ""),
+        ("us-east", "probe", "publish", "news", True, ""),
+        ("us-east", "probe", "hset", "h", True, ""),
+        ("us-east", "probe", "sadd", "s", True, ""),
+        ("us-east", "probe", "incr", "s", False, seen[4][5]),
+    ]
+    assert seen[4][5].startswith("WRONGTYPE")
+    assert seen[5][2:5] == ("open", "", False)
+    events = edge.events("outbound.redis")
+    assert {e["address"] for e in events[:5]} == {f"127.0.0.1:{port}"}
+    assert events[5]["address"] == f"redis://***@localhost:{port}"  # never the password
+    assert all(e["ms"] >= 0 for e in events)
+
+
 def test_error_replies_are_typed(probe: Callable[..., Emulator]) -> None:
     edge = probe()
     body = run(edge, ["open"], ["sadd", "s", ["a"]], ["incr", "s"])

@@ -185,7 +185,27 @@ async function loadBuilds() {
 }
 
 async function loadTriggers() {
-  renderTriggers(byId("triggers"), await get("triggers"));
+  renderTriggers(byId("triggers"), await get("triggers"), runCron);
+}
+
+// The run button of a cron job: POST /_edge/cron/{component} in that region.
+async function runCron(component, region, button) {
+  const box = byId("trigger-message");
+  button.disabled = true;
+  try {
+    const answer = await post(`cron/${encodeURIComponent(component)}`, { region });
+    const failed = answer.runs.filter((r) => !r.ok);
+    box.textContent = failed.length
+      ? `${component} in ${region} failed: ${failed[0].error ?? "see the worker's log"}`
+      : `${component} ran in ${region}`;
+    box.classList.toggle("bad", failed.length > 0);
+  } catch (err) {
+    box.textContent = err.message;
+    box.classList.add("bad");
+  } finally {
+    button.disabled = false;
+    refreshTriggers();
+  }
 }
 
 // --- the live feed ---------------------------------------------------------------
@@ -339,7 +359,7 @@ async function startFeed() {
 }
 
 function wireFeed() {
-  for (const name of ["requests", "replication", "other"]) {
+  for (const name of ["requests", "replication", "outbound", "other"]) {
     byId(`feed-${name}`).addEventListener("change", () => {
       for (const line of byId("feed").children) line.hidden = !visible(line.dataset.kind);
     });

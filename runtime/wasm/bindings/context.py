@@ -20,6 +20,8 @@ from typing import Any
 
 from wasmtime import component as wc
 
+from ...stores.events import NO_EVENTS, EventSink
+
 
 @dataclass(frozen=True)
 class Grants:
@@ -47,6 +49,13 @@ class HostServices:
     chain: Any = None
     region: str = ""
     sleep: Callable[[float], None] = time.sleep
+    # Where outbound calls are reported (the event log's `outbound.*` events).
+    events: EventSink = NO_EVENTS
+
+    def report(self, kind: str, fields: dict[str, Any]) -> None:
+        """One outbound call, as the feed shows it: which region and component made it."""
+        who = {"region": self.region, "component": self.grants.component_id}
+        self.events.emit(kind, {**who, **fields})
 
 
 # Resource reps are u32 handles the guest holds; unique across the process so a

@@ -24,7 +24,8 @@ from typing import Any
 
 from wasmtime.component import Variant
 
-from ...outbound.http_policy import Target
+from ...outbound.http_policy import Decision, Target
+from ...stores.events import clip
 from ..http_helper import NativeHttp
 from .context import current
 
@@ -53,8 +54,10 @@ def _handle(store: Any, request: Any, options: Any) -> Any:
     target = _target(native, request)
     policy = services.http_policy
     if policy is None:
+        _report(services, target, Decision("refuse", error="HTTP-request-denied"))
         return _refuse(store, request, options, "HTTP-request-denied")
     decision = policy.decide(target, context.chain_depth)
+    _report(services, target, decision)
     if decision.route == "refuse":
         return _refuse(store, request, options, decision.error)
     if decision.route in ("self", "chain"):
@@ -67,6 +70,27 @@ def _handle(store: Any, request: Any, options: Any) -> Any:
         services.sleep(decision.delay)
     options = _bounded(native, options, context.deadline)
     return native.call("handle", request, options)
+
+
+def _report(services: Any, target: Target, decision: Decision) -> None:
+    """The request as it leaves (the response is the guest's, read from wasmtime's future).
+
+    Without its query, which may hold an API key: the feed is for people, not for secrets.
+    """
+    where = target.origin() if target.authority else ""
+    path, query, _ = target.path.partition("?")
+    fields: dict[str, Any] = {
+        "method": target.method,
+        "url": clip(where + path + ("?…" if query else "")),
+        "route": decision.route,
+    }
+    if decision.component:
+        fields["to"] = decision.component
+    if decision.error:
+        fields["error"] = decision.error
+    if decision.delay > 0:
+        fields["delay_ms"] = round(decision.delay * 1e3, 3)
+    services.report("outbound.http", fields)
 
 
 def _target(native: NativeHttp, request: Any) -> Target:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -12,7 +13,9 @@ from ...outbound import (
     RedisInvalidAddress,
     RedisTooManyConnections,
     RedisTypeMismatch,
+    redacted,
 )
+from ...stores.events import clip
 from ..convert import Err
 from .context import current
 
@@ -32,58 +35,84 @@ def _error(exc: RedisFailure) -> wc.Variant:
     return wc.Variant("other", str(exc))
 
 
-def _run(store: Any, handle: wc.ResourceAny, op: Callable[[Any], T]) -> T | wc.Variant:
-    conn = current().resource(handle, store)
+def _run(
+    store: Any, handle: wc.ResourceAny, op: str, subject: str, call: Callable[[Any], T]
+) -> T | wc.Variant:
+    """`call` on the connection, reported as one outbound Redis call (`op` on `subject`)."""
+    ctx = current()
+    conn = ctx.resource(handle, store)
+    started = time.perf_counter()
     try:
-        return op(conn)
+        result = call(conn)
     except RedisFailure as exc:
+        _report(ctx.services, conn.target.display, op, subject, started, str(exc))
         return _error(exc)
+    _report(ctx.services, conn.target.display, op, subject, started, None)
+    return result
+
+
+def _report(
+    services: Any, address: str, op: str, subject: str, started: float, error: str | None
+) -> None:
+    fields: dict[str, Any] = {
+        "address": address,
+        "op": op,
+        "key": clip(subject),
+        "ok": error is None,
+        "ms": round((time.perf_counter() - started) * 1e3, 3),
+    }
+    if error is not None:
+        fields["error"] = clip(error)
+    services.report("outbound.redis", fields)
 
 
 def open_connection(store: Any, address: str) -> Any:
     ctx = current()
-    if ctx.services.open_redis is None:
+    services = ctx.services
+    if services.open_redis is None:
         return wc.Variant("other", "outbound Redis is not available in this host")
+    started = time.perf_counter()
     try:
-        conn = ctx.services.open_redis(address)
+        conn = services.open_redis(address)
     except RedisFailure as exc:
+        _report(services, redacted(address), "open", "", started, str(exc))
         return _error(exc)
     return ctx.add_resource(conn, CONNECTION_TYPE, owned=True)
 
 
 def publish(store: Any, handle: wc.ResourceAny, channel: str, payload: bytes) -> Any:
-    return _run(store, handle, lambda c: c.publish(channel, bytes(payload)))
+    return _run(store, handle, "publish", channel, lambda c: c.publish(channel, bytes(payload)))
 
 
 def get(store: Any, handle: wc.ResourceAny, key: str) -> Any:
     # result<option<payload>, error>: the ok case takes any value, so the
     # error goes out as convert.Err.
-    result = _run(store, handle, lambda c: c.get(key))
+    result = _run(store, handle, "get", key, lambda c: c.get(key))
     return Err(result) if isinstance(result, wc.Variant) else result
 
 
 def set_(store: Any, handle: wc.ResourceAny, key: str, value: bytes) -> Any:
-    return _run(store, handle, lambda c: c.set(key, bytes(value)))
+    return _run(store, handle, "set", key, lambda c: c.set(key, bytes(value)))
 
 
 def incr(store: Any, handle: wc.ResourceAny, key: str) -> Any:
-    return _run(store, handle, lambda c: c.incr(key))
+    return _run(store, handle, "incr", key, lambda c: c.incr(key))
 
 
 def delete(store: Any, handle: wc.ResourceAny, keys: list[str]) -> Any:
-    return _run(store, handle, lambda c: c.delete(list(keys)))
+    return _run(store, handle, "del", " ".join(keys), lambda c: c.delete(list(keys)))
 
 
 def sadd(store: Any, handle: wc.ResourceAny, key: str, values: list[str]) -> Any:
-    return _run(store, handle, lambda c: c.sadd(key, list(values)))
+    return _run(store, handle, "sadd", key, lambda c: c.sadd(key, list(values)))
 
 
 def smembers(store: Any, handle: wc.ResourceAny, key: str) -> Any:
-    return _run(store, handle, lambda c: c.smembers(key))
+    return _run(store, handle, "smembers", key, lambda c: c.smembers(key))
 
 
 def srem(store: Any, handle: wc.ResourceAny, key: str, values: list[str]) -> Any:
-    return _run(store, handle, lambda c: c.srem(key, list(values)))
+    return _run(store, handle, "srem", key, lambda c: c.srem(key, list(values)))
 
 
 def _param(value: Any) -> int | bytes:
@@ -94,7 +123,9 @@ def _param(value: Any) -> int | bytes:
 def execute(store: Any, handle: wc.ResourceAny, command: str, arguments: list[Any]) -> Any:
     # redis-result goes out untagged: None (nil), str (status), int, bytes (binary).
     params = [_param(a) for a in arguments]
-    return _run(store, handle, lambda c: c.execute(command, params))
+    first = params[0] if params else None
+    subject = first.decode("utf-8", "replace") if isinstance(first, bytes) else ""
+    return _run(store, handle, command.lower(), subject, lambda c: c.execute(command, params))
 
 
 def drop(store: Any, rep: int) -> None:

@@ -10,12 +10,12 @@ import pytest
 from pydantic import ValidationError
 from rich.console import Console
 
-from runtime.cli import _parser, triggers_view
+from runtime.cli import build_parser, triggers_view
 from runtime.settings import load_settings
 
 
 def test_trigger_regions_flags_become_the_setting(tmp_path: Path) -> None:
-    args = _parser().parse_args(
+    args = build_parser().parse_args(
         [
             "up",
             "--trigger-regions",

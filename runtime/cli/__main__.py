@@ -1,0 +1,5 @@
+"""`python -m runtime.cli`: the `edge` command."""
+
+from . import main
+
+main()

@@ -20,14 +20,11 @@ the message; cron schedules fire when `advance()` passes their times.
 
 from __future__ import annotations
 
-import json as jsonlib
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 from ..app.manifest import load
 from ..app.variables import VariableResolver
@@ -41,13 +38,13 @@ from ..regions.network import DEFAULT_JITTER, Network
 from ..regions.replication import Replication
 from ..regions.sql_replication import SqlReplicator
 from ..regions.sql_routing import RoutedConnection
-from ..serve.admin import REGION_HEADER
 from ..serve.host import EdgeHost, HostLimits, TriggerRun
 from ..stores import KVStore, SqlConnection, SqlDatabase
 from ..stores.events import MemoryEvents
 from ..triggers.plan import RedisSubscription, TriggerPlan, plan_triggers
 from ..wasm.engine import InstancePool, WasmEngine
 from ..wasm.reuse import ReusePolicy
+from .client import Client
 from .kv_history import (
     History,
     RecordingKV,
@@ -66,76 +63,6 @@ from .sql_history import (
 from .triggers import CronClock, Inbox, Message, TriggerRecord
 
 DEFAULT_REGIONS = ["us-east", "eu-west", "ap-south"]
-
-
-@dataclass
-class TestResponse:
-    status_code: int
-    headers: dict[str, str]
-    content: bytes
-
-    @property
-    def text(self) -> str:
-        return self.content.decode("utf-8", "replace")
-
-    def json(self) -> Any:
-        return jsonlib.loads(self.content)
-
-
-class Client:
-    """Requests to one region of an Emulator; mirrors the basic httpx API."""
-
-    def __init__(self, emulator: Emulator, region: str) -> None:
-        self.emulator = emulator
-        self.region = region
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: Any = None,
-        content: bytes | str | None = None,
-        headers: Mapping[str, str] | None = None,
-        params: Mapping[str, str] | None = None,
-    ) -> TestResponse:
-        sent = {k.lower(): v for k, v in (headers or {}).items()}
-        body = b""
-        if json is not None:
-            body = jsonlib.dumps(json).encode()
-            sent.setdefault("content-type", "application/json")
-        elif content is not None:
-            body = content.encode() if isinstance(content, str) else content
-        if params:
-            path += ("&" if "?" in path else "?") + urlencode(params)
-        sent.setdefault("host", "localhost")
-        sent["content-length"] = str(len(body))
-        url = f"http://{sent['host']}{path}"
-        resp = self.emulator.host.handle(
-            self.region, method.upper(), url, list(sent.items()), body, "127.0.0.1:40000"
-        )
-        # The replicas start to fall behind when the primary commits, not later.
-        self.emulator.replicator.sql.poll()
-        merged: dict[str, str] = {}
-        for k, v in resp.headers:
-            merged[k.lower()] = f"{merged[k.lower()]}, {v}" if k.lower() in merged else v
-        merged[REGION_HEADER] = self.region  # as `edge up` answers
-        return TestResponse(resp.status, merged, resp.body)
-
-    def get(self, path: str, **kw: Any) -> TestResponse:
-        return self.request("GET", path, **kw)
-
-    def post(self, path: str, **kw: Any) -> TestResponse:
-        return self.request("POST", path, **kw)
-
-    def put(self, path: str, **kw: Any) -> TestResponse:
-        return self.request("PUT", path, **kw)
-
-    def patch(self, path: str, **kw: Any) -> TestResponse:
-        return self.request("PATCH", path, **kw)
-
-    def delete(self, path: str, **kw: Any) -> TestResponse:
-        return self.request("DELETE", path, **kw)
 
 
 class Emulator:
@@ -572,7 +499,8 @@ class Emulator:
         name = region or self.regions[0]
         if name not in self.host.regions:
             raise KeyError(f"unknown region {name!r}; regions are {self.regions}")
-        return Client(self, name)
+        # The replicas start to fall behind when the primary commits, not later.
+        return Client(self.host, name, after=self.replicator.sql.poll)
 
     def _start_redis(self, env: Mapping[str, str] | None) -> EmbeddedRedis | None:
         # As `edge up`: a real server for an app whose redis_address nothing sets.

@@ -105,11 +105,7 @@ def banner(
     console.print(table)
     for line in url_lines(settings, url):
         console.print(line, highlight=False, markup=False)
-    regions = ", ".join(
-        f"{r}{' (default)' if r == (settings.default_region or settings.regions[0]) else ''}"
-        for r in settings.regions
-    )
-    console.print(f"regions: {regions}; pick one with the x-edge-region header")
+    console.print("a request picks its region by the URL above or the x-edge-region header")
     _, sql_labels = app_labels(manifest, remote or ())
     if sql_labels:
         console.print(
@@ -126,7 +122,6 @@ def banner(
             urls.add_row(e.database, e.region + role, e.url)
         console.print(urls)
     console.print(f"state: {settings.state_dir}; workers: {settings.workers}")
-    console.print(f"explorer: {url}/_edge/ui (regions, stores, live feed)")
 
 
 def _spawn(index: int, settings: Settings) -> WorkerProcess:

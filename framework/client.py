@@ -39,6 +39,7 @@ DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 _READ = 64 * 1024
 _WRITE = 64 * 1024
 _NS = 1_000_000_000
+_NEAR_DEADLINE = _NS // 20  # a host timeout this close to our deadline is that deadline
 
 # wasi:http's error-code cases; componentize-py names their classes
 # ErrorCode_<each part capitalised> ("HTTP-request-denied" -> HttpRequestDenied).
@@ -344,9 +345,9 @@ class _Exchange:
                 f"{text}: allowed_outbound_hosts does not allow this URL", name, self.request.uri
             )
         if name in _TIMEOUT_CODES:
-            if self.timeout is not None:
-                # The host was given the same bound as our own deadline: whichever
-                # fires first, the caller's timeout is what ran out.
+            if self.deadline is not None and self.clock.now() >= self.deadline - _NEAR_DEADLINE:
+                # The host was given the same bound as our own deadline and fired
+                # first: the caller's timeout is what ran out.
                 text = f"{self.what}: timed out after {self.timeout} s ({name})"
             return HTTPTimeoutError(text, name, self.request.uri)
         return OutboundHTTPError(text, name, self.request.uri)

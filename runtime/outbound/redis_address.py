@@ -42,9 +42,19 @@ class RedisTarget:
 
 
 def redacted(address: str) -> str:
-    """`address` with its credentials, if any, as `***` (for logs and events)."""
+    """`address` with its credentials, if any, as `***` (for logs and events).
+
+    Only the authority's user information is masked, with or without a scheme:
+    an `@` in the path or the query is not a credential's end.
+    """
     scheme, sep, rest = address.partition("://")
-    return scheme + sep + "***@" + rest.rpartition("@")[2] if "@" in rest else address
+    if not sep:
+        scheme, rest = "", address
+    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    authority, tail = rest[:end], rest[end:]
+    if "@" not in authority:
+        return address
+    return scheme + sep + "***@" + authority.rpartition("@")[2] + tail
 
 
 def parse_address(address: str) -> RedisTarget:

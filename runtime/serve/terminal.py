@@ -149,16 +149,19 @@ class LiveStatus:
             if f.get("error"):
                 text.append(f"\n{f['error']}")
         elif event.kind == "outbound.http":
+            # Written when the request leaves, before its handler's own line.
             refused = f["route"] == "refuse"
-            text.append(f"  -> {f['method']} {f['url']} ", style="red" if refused else "dim")
-            text.append(f"refused: {f.get('error')}" if refused else f["route"], style="dim")
+            text.append(f"{f['component']} in {f['region']} -> {f['method']} {f['url']} ", "dim")
+            text.append(
+                f"refused: {f.get('error')}" if refused else f["route"], "red" if refused else "dim"
+            )
         elif event.kind == "outbound.redis":
             subject = f" {f['key']}" if f["key"] else ""
-            text.append(f"  -> redis {f['op']}{subject} at {f['address']} ", style="dim")
+            text.append(f"{f['component']} in {f['region']} -> redis {f['op']}{subject} ", "dim")
             if f["ok"]:
-                text.append(f"{f['ms']:.1f} ms", style="dim")
+                text.append(f"at {f['address']} {f['ms']:.1f} ms", style="dim")
             else:
-                text.append(f"failed: {f.get('error')}", style="red")
+                text.append(f"at {f['address']} failed: {f.get('error')}", style="red")
         else:
             return None  # trigger runs: the worker's log has a line for each already
         return text

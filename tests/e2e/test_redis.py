@@ -6,6 +6,7 @@ The Emulator and `edge up` start the server themselves, because the app's
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -135,6 +136,17 @@ def test_each_operation_is_in_the_event_log(probe: Callable[..., Emulator]) -> N
     assert {e["address"] for e in events[:5]} == {f"127.0.0.1:{port}"}
     assert events[5]["address"] == f"redis://***@localhost:{port}"  # never the password
     assert all(e["ms"] >= 0 for e in events)
+    run(edge, ["open"], ["execute", "AUTH", ["hunter2"]])
+    auth = edge.events("outbound.redis")[-1]
+    assert (auth["op"], auth["key"], auth["ok"]) == ("auth", "", False)
+    assert "hunter2" not in json.dumps(edge.events())
+
+
+def test_a_request_reports_at_most_a_hundred_calls(probe: Callable[..., Emulator]) -> None:
+    edge = probe()
+    run(edge, ["open"], *(["incr", "n"] for _ in range(130)))
+    assert len(edge.events("outbound.redis")) == 100
+    assert [e["calls"] for e in edge.events("outbound.skipped")] == [30]
 
 
 def test_error_replies_are_typed(probe: Callable[..., Emulator]) -> None:

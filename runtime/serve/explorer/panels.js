@@ -68,7 +68,10 @@ export function renderTriggers(table, data, run) {
     for (const r of t.regions) {
       const last = r.last_run;
       const button = t.kind === "cron"
-        ? h("button", { type: "button", class: "quiet", dataset: { component: t.component, region: r.region } }, "run")
+        ? h("button", {
+          type: "button", class: "quiet", dataset: { component: t.component, region: r.region },
+          title: `run every cron job of ${t.component} in ${r.region} now`,
+        }, "run")
         : null;
       if (button) button.addEventListener("click", () => run(t.component, r.region, button));
       rows.push(h("tr", { dataset: { trigger: t.kind, component: t.component, region: r.region } },

@@ -52,11 +52,11 @@ class HostServices:
     # Where outbound calls are reported (the event log's `outbound.*` events).
     events: EventSink = NO_EVENTS
 
-    def report(self, kind: str, fields: dict[str, Any]) -> None:
-        """One outbound call, as the feed shows it: which region and component made it."""
-        who = {"region": self.region, "component": self.grants.component_id}
-        self.events.emit(kind, {**who, **fields})
 
+# At most this many outbound calls of one request go to the event log; the rest
+# are counted in one last event, so that a loop of Redis calls cannot push the
+# other events out of the log (or past the writer's limit).
+MAX_REPORTS_PER_CALL = 100
 
 # Resource reps are u32 handles the guest holds; unique across the process so a
 # stale handle can never name another instance's object.
@@ -91,6 +91,24 @@ class CallContext:
     http_helper: Any = None
     native_http: Any = None
     chain_depth: int = 0
+    reported: int = 0  # outbound calls of this request put in the event log
+
+    @property
+    def reporting(self) -> bool:
+        """Whether outbound calls go anywhere (building their fields costs time)."""
+        return self.services.events is not NO_EVENTS
+
+    def report(self, kind: str, fields: dict[str, Any]) -> None:
+        """One outbound call, as the feed shows it: which region and component made it."""
+        self.reported += 1
+        if self.reported > MAX_REPORTS_PER_CALL:
+            return
+        self._emit(kind, fields)
+
+    def _emit(self, kind: str, fields: dict[str, Any]) -> None:
+        services = self.services
+        who = {"region": services.region, "component": services.grants.component_id}
+        services.events.emit(kind, {**who, **fields})
 
     def add_resource(self, obj: Any, type_id: int, *, owned: bool) -> wc.ResourceHost:
         rep = next(_reps) & 0xFFFFFFFF
@@ -122,6 +140,9 @@ class CallContext:
     def close(self) -> None:
         """Release what the guest left open (an open SQL transaction rolls back)."""
         self.closed = True
+        if self.reported > MAX_REPORTS_PER_CALL:
+            self._emit("outbound.skipped", {"calls": self.reported - MAX_REPORTS_PER_CALL})
+        self.reported = 0
         self.released.update(self.resources)
         for rep in list(self.resources):
             self.drop_resource(rep)

@@ -27,7 +27,7 @@ from wasmtime.component import Variant
 from ...outbound.http_policy import Decision, Target
 from ...stores.events import clip
 from ..http_helper import NativeHttp
-from .context import current
+from .context import CallContext, current
 
 log = logging.getLogger("edge.http")
 
@@ -54,10 +54,10 @@ def _handle(store: Any, request: Any, options: Any) -> Any:
     target = _target(native, request)
     policy = services.http_policy
     if policy is None:
-        _report(services, target, Decision("refuse", error="HTTP-request-denied"))
+        _report(context, target, Decision("refuse", error="HTTP-request-denied"))
         return _refuse(store, request, options, "HTTP-request-denied")
     decision = policy.decide(target, context.chain_depth)
-    _report(services, target, decision)
+    _report(context, target, decision)
     if decision.route == "refuse":
         return _refuse(store, request, options, decision.error)
     if decision.route in ("self", "chain"):
@@ -72,15 +72,19 @@ def _handle(store: Any, request: Any, options: Any) -> Any:
     return native.call("handle", request, options)
 
 
-def _report(services: Any, target: Target, decision: Decision) -> None:
+def _report(context: CallContext, target: Target, decision: Decision) -> None:
     """The request as it leaves (the response is the guest's, read from wasmtime's future).
 
     Without its query, which may hold an API key: the feed is for people, not for secrets.
     """
-    where = target.origin() if target.authority else ""
+    if not context.reporting:
+        return
+    # Nor the authority's user information, which a raw wasi:http call may set.
+    host = (target.authority or "").rpartition("@")[2]
+    where = f"{target.scheme or 'https'}://{host}" if target.authority else ""
     path, query, _ = target.path.partition("?")
     fields: dict[str, Any] = {
-        "method": target.method,
+        "method": clip(target.method),
         "url": clip(where + path + ("?…" if query else "")),
         "route": decision.route,
     }
@@ -90,7 +94,7 @@ def _report(services: Any, target: Target, decision: Decision) -> None:
         fields["error"] = decision.error
     if decision.delay > 0:
         fields["delay_ms"] = round(decision.delay * 1e3, 3)
-    services.report("outbound.http", fields)
+    context.report("outbound.http", fields)
 
 
 def _target(native: NativeHttp, request: Any) -> Target:

@@ -17,12 +17,15 @@ from ...outbound import (
 )
 from ...stores.events import clip
 from ..convert import Err
-from .context import current
+from .context import CallContext, current
 
 INTERFACE = "fermyon:spin/redis@2.0.0"
 CONNECTION_TYPE = 3
 
 T = TypeVar("T")
+
+# Commands whose first argument may be a password or a user name: no key shown.
+_CREDENTIAL_COMMANDS = frozenset({"auth", "hello"})
 
 
 def _error(exc: RedisFailure) -> wc.Variant:
@@ -45,25 +48,27 @@ def _run(
     try:
         result = call(conn)
     except RedisFailure as exc:
-        _report(ctx.services, conn.target.display, op, subject, started, str(exc))
+        _report(ctx, conn.target.display, op, subject, started, str(exc))
         return _error(exc)
-    _report(ctx.services, conn.target.display, op, subject, started, None)
+    _report(ctx, conn.target.display, op, subject, started, None)
     return result
 
 
 def _report(
-    services: Any, address: str, op: str, subject: str, started: float, error: str | None
+    ctx: CallContext, address: str, op: str, subject: str, started: float, error: str | None
 ) -> None:
+    if not ctx.reporting:
+        return
     fields: dict[str, Any] = {
-        "address": address,
-        "op": op,
+        "address": clip(address),
+        "op": clip(op),
         "key": clip(subject),
         "ok": error is None,
         "ms": round((time.perf_counter() - started) * 1e3, 3),
     }
     if error is not None:
         fields["error"] = clip(error)
-    services.report("outbound.redis", fields)
+    ctx.report("outbound.redis", fields)
 
 
 def open_connection(store: Any, address: str) -> Any:
@@ -75,7 +80,7 @@ def open_connection(store: Any, address: str) -> Any:
     try:
         conn = services.open_redis(address)
     except RedisFailure as exc:
-        _report(services, redacted(address), "open", "", started, str(exc))
+        _report(ctx, redacted(address), "open", "", started, str(exc))
         return _error(exc)
     return ctx.add_resource(conn, CONNECTION_TYPE, owned=True)
 
@@ -124,7 +129,8 @@ def execute(store: Any, handle: wc.ResourceAny, command: str, arguments: list[An
     # redis-result goes out untagged: None (nil), str (status), int, bytes (binary).
     params = [_param(a) for a in arguments]
     first = params[0] if params else None
-    subject = first.decode("utf-8", "replace") if isinstance(first, bytes) else ""
+    secret = command.lower() in _CREDENTIAL_COMMANDS
+    subject = first.decode("utf-8", "replace") if isinstance(first, bytes) and not secret else ""
     return _run(store, handle, command.lower(), subject, lambda c: c.execute(command, params))
 
 

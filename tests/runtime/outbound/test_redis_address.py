@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runtime.outbound.redis_address import AddressError, RedisTarget, parse_address
+from runtime.outbound.redis_address import AddressError, RedisTarget, parse_address, redacted
 
 GOOD = [
     ("redis://127.0.0.1", RedisTarget("127.0.0.1", 6379)),
@@ -49,3 +49,18 @@ def test_bad_addresses(address: str, fragment: str) -> None:
 
 def test_the_password_is_not_in_the_repr() -> None:
     assert "hunter2" not in repr(parse_address("redis://u:hunter2@h"))
+
+
+@pytest.mark.parametrize(
+    ("address", "shown"),
+    [
+        ("redis://127.0.0.1:6379", "redis://127.0.0.1:6379"),
+        ("redis://:hunter2@host:6379/0", "redis://***@host:6379/0"),
+        ("rediss://user:p@ss@host", "rediss://***@host"),
+        ("default:hunter2@redis.example.com:6379", "***@redis.example.com:6379"),
+        ("redis://u:p@h/0?client_name=a@b", "redis://***@h/0?client_name=a@b"),
+        ("redis://h/0?x=a@b", "redis://h/0?x=a@b"),
+    ],
+)
+def test_redacted_masks_only_the_authoritys_credentials(address: str, shown: str) -> None:
+    assert redacted(address) == shown

@@ -5,18 +5,29 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..errors import EdgeError
 from ..logs import console, setup_logging
 
+if TYPE_CHECKING:
+    from ..app.model import Manifest
 
-def cmd_build(args: argparse.Namespace) -> int:
+
+def _build(path: Path | None, **options: Any) -> Manifest:
+    """The manifest at `path` (default ./spin.toml), what is stale in it built,
+    with the build's progress on the terminal."""
     from ..app.manifest import load
     from ..build.incremental import build_manifest
     from ..build.progress import progress_for
 
-    manifest = load(args.manifest or Path("spin.toml"))
-    build_manifest(manifest, force=args.force, only=args.component, progress=progress_for(console))
+    manifest = load(path or Path("spin.toml"))
+    build_manifest(manifest, progress=progress_for(console), **options)
+    return manifest
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    _build(args.manifest, force=args.force, only=args.component)
     return 0
 
 
@@ -76,11 +87,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         return run_up(settings, build=True)
     if build:
         # Here rather than in the supervisor, to show the build's progress on a terminal.
-        from ..app.manifest import load
-        from ..build.incremental import build_manifest
-        from ..build.progress import progress_for
-
-        build_manifest(load(settings.manifest), progress=progress_for(console))
+        _build(settings.manifest)
     return run_up(settings, build=False)
 
 
@@ -142,13 +149,9 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 
 def cmd_push(args: argparse.Namespace) -> int:
-    from ..app.manifest import load
-    from ..build.incremental import build_manifest
-    from ..build.progress import progress_for
     from ..deploy.oci import push
 
-    manifest = load(args.manifest or Path("spin.toml"))
-    build_manifest(manifest, progress=progress_for(console))
+    manifest = _build(args.manifest)
     pushed = push(manifest, args.reference, insecure=args.insecure)
     print(pushed)  # on stdout, alone: REF@sha256:... for scripts (the rest is on stderr)
     return 0

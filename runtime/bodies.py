@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterable
+
 from starlette.requests import Request
 
 
@@ -15,19 +17,24 @@ class BodyTooLarge(Exception):
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The body, up to `limit` bytes; a larger one is BodyTooLarge.
+    """The body of a starlette request, up to `limit` bytes; a larger one is BodyTooLarge."""
+    return await read_limited(request.stream(), request.headers.get("content-length"), limit)
 
-    Past the limit the body is still read (not kept) up to as much again: a
-    server that answers and closes with unread data in the socket makes the
-    kernel reset the connection, and the client may never see its answer.
+
+async def read_limited(chunks: AsyncIterable[bytes], declared: str | None, limit: int) -> bytes:
+    """The body from `chunks`, up to `limit` bytes; a larger one is BodyTooLarge.
+
+    `declared` is the request's content-length header, if any. Past the limit
+    the body is still read (not kept) up to as much again: a server that
+    answers and closes with unread data in the socket makes the kernel reset
+    the connection, and the client may never see its answer.
     """
     drain_until = 2 * limit + 65536
-    declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > drain_until:
         raise BodyTooLarge(limit, drained=False)
     body = bytearray()
     received = 0
-    async for chunk in request.stream():
+    async for chunk in chunks:
         received += len(chunk)
         if received > drain_until:
             raise BodyTooLarge(limit, drained=False)

@@ -296,9 +296,9 @@ class EdgeHost:
         while self.refill_one():
             pass
 
-    def component_for(self, method: str, url: str) -> str | None:
-        """The component that `handle` runs for this request (None: no route matches)."""
-        match = self.router.match(method, urlsplit(url).path or "/")
+    def component_for(self, method: str, path: str) -> str | None:
+        """The component that `handle` runs for a request to `path` (None: no route matches)."""
+        match = self.router.match(method, path or "/")
         return None if match is None else match.handler
 
     def handle(

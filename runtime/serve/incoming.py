@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 
 from starlette.datastructures import Headers
-from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -62,12 +62,23 @@ class BodyIncomplete(BodyError):
         super().__init__(text)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     """The body, up to `limit` bytes; a larger one is BodyTooLarge (413)."""
+    declared = Headers(scope=scope).get("content-length")
     try:
-        return await bodies.read_body(request, limit)
+        return await bodies.read_limited(_chunks(receive), declared, limit)
     except bodies.BodyTooLarge as exc:
         raise BodyTooLarge(limit, drained=exc.drained) from None
+
+
+async def _chunks(receive: Receive) -> AsyncIterator[bytes]:
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return  # a disconnect (under IncomingGuard, TimedBody raised already)
+        yield message.get("body", b"")
+        if not message.get("more_body", False):
+            return
 
 
 class IncomingGuard:

@@ -1,8 +1,9 @@
-"""The HTTP side of `edge up`: a starlette app served by hypercorn.
+"""The HTTP side of `edge up`: an ASGI app served by hypercorn.
 
-The server reads requests (bounded in size and time, see `incoming.py`), picks
-the region, and hands the request to the wasm thread; it never touches wasm
-itself. Inspection endpoints under `/_edge/` answer loopback clients only, and
+The app's requests take a short path of their own (`app_requests.py`): read
+(bounded in size and time, see `incoming.py`), given a region and handed to
+the wasm thread; the server never touches wasm itself. Inspection endpoints
+under `/_edge/` are starlette routes that answer loopback clients only, and
 only this server's pages (`guard.py`). Connections are accepted by
 `listener.py`, at most `max_connections` at once.
 """
@@ -13,31 +14,26 @@ import asyncio
 import logging
 import signal
 import socket
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from hypercorn.config import Config as HypercornConfig
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from ..regions.control import ControlFile
-from ..stores.events import NO_EVENTS, EventSink, clip
-from ..wasm.instances import HttpResponse
+from ..stores.events import NO_EVENTS, EventSink
 from ..wasm.thread import WasmThread
-from .admin import ADMIN_PREFIX, HEALTH_PATH, REGION_HEADER, admin_routes
+from .admin import ADMIN_PREFIX, HEALTH_PATH, admin_routes
+from .app_requests import AppRequests
 from .event_stream import EventStreams
 from .explorer_api import explorer_routes, page_paths
 from .guard import Guard, SameOrigin
 from .host import EdgeHost
-from .incoming import IncomingGuard, read_body
+from .incoming import IncomingGuard
 from .listener import connection_limit, serve_connections
 from .triggers import Triggers
-
-log = logging.getLogger("edge.http")
 
 
 @dataclass
@@ -50,46 +46,6 @@ class ServerOptions:
     log_requests: bool = True  # one info line per request (else the terminal's live status)
 
 
-class UnknownRegion(Exception):
-    pass
-
-
-def pick_region(request: Request, host: EdgeHost) -> str:
-    """Region by `x-edge-region`, then by host name (`eu-west.localhost`), else default.
-
-    UnknownRegion if the header names no region, or a name under `localhost`
-    (where the first label can only mean a region) does not start with one.
-    Other host names (`localhost`, an IP address, the machine's name) that do
-    not start with a region get the default region.
-    """
-    named = request.headers.get(REGION_HEADER)
-    if named is not None:
-        if named in host.regions:
-            return named
-        raise UnknownRegion(f"unknown region {named!r} in {REGION_HEADER}")
-    hostname = (request.url.hostname or "").lower().rstrip(".")
-    label, dot, _ = hostname.partition(".")
-    if dot and label in host.regions:
-        return label
-    if hostname.endswith(".localhost"):
-        raise UnknownRegion(f"unknown region {label!r} in the host name {hostname}")
-    return host.default_region
-
-
-def _to_starlette(resp: HttpResponse, region: str) -> Response:
-    status = resp.status if 100 <= resp.status <= 599 else 500
-    out = Response(content=resp.body, status_code=status)
-    headers = [
-        (k.lower().encode("latin-1"), v.encode("latin-1", "replace"))
-        for k, v in resp.headers
-        if k.lower() not in ("content-length", "transfer-encoding", "connection")
-    ]
-    headers.append((b"content-length", str(len(resp.body)).encode()))
-    headers.append((REGION_HEADER.encode(), region.encode()))
-    out.raw_headers = headers
-    return out
-
-
 def create_app(
     host: EdgeHost,
     wasm: WasmThread,
@@ -98,54 +54,8 @@ def create_app(
     triggers: Triggers | None = None,
     events: EventSink = NO_EVENTS,
     streams: EventStreams | None = None,
-) -> Starlette:
-    async def edge_request(request: Request) -> Response:
-        started = time.perf_counter()
-        region: str | None = None
-        try:
-            region = pick_region(request, host)
-        except UnknownRegion as exc:
-            known = ", ".join(host.regions)
-            response: Response = JSONResponse(
-                {"error": f"{exc}; regions are: {known}"}, status_code=400
-            )
-        else:
-            response = await _dispatch(request, region)
-        elapsed = (time.perf_counter() - started) * 1000
-        if options.log_requests:
-            log.info(
-                "%s %s %d %.1fms %s",
-                request.method,
-                request.url.path,
-                response.status_code,
-                elapsed,
-                region or "-",
-            )
-        if region is not None:
-            events.emit(
-                "request",
-                {
-                    "region": region,
-                    "method": request.method,
-                    "path": clip(request.url.path),
-                    "status": response.status_code,
-                    "ms": round(elapsed, 3),
-                    "component": host.component_for(request.method, str(request.url)),
-                },
-            )
-        return response
-
-    async def _dispatch(request: Request, region: str) -> Response:
-        body = await read_body(request, options.max_body_bytes)  # BodyError: IncomingGuard
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"]]
-        client = f"{request.client.host}:{request.client.port}" if request.client else "0.0.0.0:0"
-        future = wasm.submit(
-            host.handle, region, request.method, str(request.url), headers, body, client
-        )
-        result = await asyncio.wrap_future(future)
-        return _to_starlette(result, region)
-
-    methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+) -> AppRequests:
+    """The server's ASGI app: the app's requests, and starlette's routes under /_edge/."""
     guard = Middleware(
         Guard,
         policy=options.same_origin,
@@ -155,14 +65,22 @@ def create_app(
         # the page sends it with every call of its own.
         open_paths={HEALTH_PATH, *page_paths()},
     )
-    return Starlette(
+    admin = Starlette(
         routes=[
             *admin_routes(host, wasm, control, options.public_url, triggers, events),
             *(streams.routes() if streams is not None else []),
             *explorer_routes(host, wasm, control),
-            Route("/{path:path}", edge_request, methods=methods),
         ],
         middleware=[Middleware(IncomingGuard, body_timeout=options.body_timeout), guard],
+    )
+    return AppRequests(
+        host,
+        wasm,
+        admin,
+        max_body_bytes=options.max_body_bytes,
+        body_timeout=options.body_timeout,
+        log_requests=options.log_requests,
+        events=events,
     )
 
 
@@ -179,7 +97,7 @@ def hypercorn_config(bind: str | None = None) -> HypercornConfig:
 
 
 async def serve_forever(
-    app: Starlette,
+    app: ASGIApp,
     sock: socket.socket,
     max_connections: int,
     stopping: Callable[[], None] | None = None,

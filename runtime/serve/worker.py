@@ -22,7 +22,7 @@ import socket
 import sys
 from collections.abc import Callable
 
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from ..app.manifest import load
 from ..app.model import Manifest
@@ -231,7 +231,7 @@ def start_triggers(
 
 
 async def _serve(
-    app: Starlette,
+    app: ASGIApp,
     sock: socket.socket,
     max_connections: int,
     line: WorkerEnd | None,

@@ -18,19 +18,25 @@ class BodyTooLarge(Exception):
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The body of a starlette request, up to `limit` bytes; a larger one is BodyTooLarge."""
-    return await read_limited(request.stream(), request.headers.get("content-length"), limit)
+    declared = declared_length(request.headers.get("content-length"))
+    return await read_limited(request.stream(), declared, limit)
 
 
-async def read_limited(chunks: AsyncIterable[bytes], declared: str | None, limit: int) -> bytes:
+def declared_length(header: str | None) -> int | None:
+    """A content-length header's value; None if there is none or it is not a number."""
+    return int(header) if header is not None and header.isdigit() else None
+
+
+async def read_limited(chunks: AsyncIterable[bytes], declared: int | None, limit: int) -> bytes:
     """The body from `chunks`, up to `limit` bytes; a larger one is BodyTooLarge.
 
-    `declared` is the request's content-length header, if any. Past the limit
+    `declared` is the request's content-length, if it has one. Past the limit
     the body is still read (not kept) up to as much again: a server that
     answers and closes with unread data in the socket makes the kernel reset
     the connection, and the client may never see its answer.
     """
     drain_until = 2 * limit + 65536
-    if declared is not None and declared.isdigit() and int(declared) > drain_until:
+    if declared is not None and declared > drain_until:
         raise BodyTooLarge(limit, drained=False)
     body = bytearray()
     received = 0

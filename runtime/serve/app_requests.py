@@ -11,7 +11,6 @@ runs the request; this module picks the region, reads, answers and reports.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -25,13 +24,13 @@ from ..stores.events import NO_EVENTS, EventSink, clip
 from ..wasm.instances import HttpResponse
 from ..wasm.thread import WasmThread
 from .admin import ADMIN_PREFIX, REGION_HEADER
-from .host import EdgeHost
+from .host import EdgeHost, json_error
 from .incoming import BodyError, IncomingGuard, read_body
 
 log = logging.getLogger("edge.http")
 
 Message = dict[str, Any]
-Answer = Callable[[Message, bytes], Awaitable[None]]
+Answer = Callable[[HttpResponse, str | None], Awaitable[int]]  # the status sent
 
 # Headers the server writes itself (the body is whole, so its length is known).
 _OWN_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})
@@ -68,15 +67,16 @@ def pick_region(headers: list[tuple[bytes, bytes]], host: EdgeHost) -> str:
     return host.default_region
 
 
-def response_start(resp: HttpResponse, region: str) -> Message:
-    """The `http.response.start` message of a guest's response, served in `region`."""
+def response_start(resp: HttpResponse, region: str | None) -> Message:
+    """The `http.response.start` message of a response, served in `region` (if any)."""
     headers = [
         (k.lower().encode("latin-1"), v.encode("latin-1", "replace"))
         for k, v in resp.headers
         if k.lower() not in _OWN_HEADERS
     ]
     headers.append((b"content-length", b"%d" % len(resp.body)))
-    headers.append((_REGION_HEADER, region.encode()))
+    if region is not None:
+        headers.append((_REGION_HEADER, region.encode()))
     status = resp.status if 100 <= resp.status <= 599 else 500
     return {"type": "http.response.start", "status": status, "headers": headers}
 
@@ -115,11 +115,13 @@ class AppRequests:
         started = time.perf_counter()
         answered = False
 
-        async def answer(start: Message, body: bytes) -> None:
+        async def answer(response: HttpResponse, region: str | None) -> int:
             nonlocal answered
             answered = True
+            start = response_start(response, region)
             await send(start)
-            await send({"type": "http.response.body", "body": body})
+            await send({"type": "http.response.body", "body": response.body})
+            return int(start["status"])
 
         try:
             region, status = await self._serve(scope, receive, answer)
@@ -129,8 +131,7 @@ class AppRequests:
             if answered:
                 raise
             log.exception("the server failed on %s %s", scope["method"], scope["path"])
-            await answer(*_json_error(500, "internal server error"))
-            region, status = None, 500
+            region, status = None, await answer(json_error(500, "internal server error"), None)
         self._report(scope, region, status, (time.perf_counter() - started) * 1000)
 
     async def _serve(
@@ -140,8 +141,8 @@ class AppRequests:
         try:
             region = pick_region(headers, self.host)
         except UnknownRegion as exc:
-            await answer(*_json_error(400, f"{exc}; regions are: {', '.join(self.host.regions)}"))
-            return None, 400
+            known = ", ".join(self.host.regions)
+            return None, await answer(json_error(400, f"{exc}; regions are: {known}"), None)
         body = await read_body(scope, receive, self.max_body_bytes)
         client = scope.get("client")
         future = self.wasm.submit(
@@ -154,9 +155,7 @@ class AppRequests:
             f"{client[0]}:{client[1]}" if client else "0.0.0.0:0",
         )
         response = await asyncio.wrap_future(future)
-        start = response_start(response, region)
-        await answer(start, response.body)
-        return region, start["status"]
+        return region, await answer(response, region)
 
     def _report(self, scope: Scope, region: str | None, status: int, elapsed: float) -> None:
         method, path = scope["method"], scope["path"]
@@ -173,9 +172,3 @@ def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
         if key == name:
             return value.decode("latin-1")
     return None
-
-
-def _json_error(status: int, message: str) -> tuple[Message, bytes]:
-    body = json.dumps({"error": message}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
-    return {"type": "http.response.start", "status": status, "headers": headers}, body

@@ -77,7 +77,8 @@ class HostLimits:
     reuse: ReusePolicy = FRESH  # one request per instance unless asked
 
 
-def _json_error(status: int, message: str) -> HttpResponse:
+def json_error(status: int, message: str) -> HttpResponse:
+    """An answer of the host's own: `{"error": message}`."""
     body = json.dumps({"error": message}).encode()
     return HttpResponse(status, [("content-type", "application/json")], body)
 
@@ -314,7 +315,7 @@ class EdgeHost:
         path = parts.path or "/"
         match = self.router.match(method, path)
         if match is None:
-            return _json_error(404, "not found")
+            return json_error(404, "not found")
         spin_headers = spin_request_headers(
             url, match.route, match.params, match.path_info, client_addr
         )
@@ -328,7 +329,7 @@ class EdgeHost:
         if call.component is None:
             match = self.router.match(call.method, urlsplit(url).path or "/")
             if match is None:
-                response = _json_error(404, "not found")
+                response = json_error(404, "not found")
                 return response.status, response.headers, response.body
             cid, route, params = match.handler, match.route, match.params
             path_info = match.path_info
@@ -360,17 +361,17 @@ class EdgeHost:
         except DeadlineExceeded as exc:
             log.error("%s%s", exc, _indent(exc.guest_output))
             limit = self.limits.deadline_ms
-            return _json_error(504, f"the request ran past its deadline of {limit} ms {exc.where}")
+            return json_error(504, f"the request ran past its deadline of {limit} ms {exc.where}")
         except Overloaded as exc:
             log.error("%s", exc)
-            return _json_error(503, exc.public)
+            return json_error(503, exc.public)
         except ResponseTooLarge as exc:
             log.error("%s%s", exc, _indent(exc.guest_output))
             limit = self.limits.max_response_body_bytes
-            return _json_error(500, f"the response body is larger than the limit of {limit} bytes")
+            return json_error(500, f"the response body is larger than the limit of {limit} bytes")
         except GuestFailure as exc:
             log.error("%s%s%s", exc, _indent(exc.details), _indent(exc.guest_output))
-            return _json_error(500, "internal server error")
+            return json_error(500, "internal server error")
 
     def _check_trigger_exports(self, components: Mapping[str, Component] | None = None) -> None:
         """Refuse to start when a trigger's component cannot be called by it."""

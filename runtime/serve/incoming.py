@@ -64,9 +64,8 @@ class BodyIncomplete(BodyError):
 
 async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     """The body, up to `limit` bytes; a larger one is BodyTooLarge (413)."""
-    declared = Headers(scope=scope).get("content-length")
     try:
-        return await bodies.read_limited(_chunks(receive), declared, limit)
+        return await bodies.read_limited(_chunks(receive), _content_length(scope), limit)
     except bodies.BodyTooLarge as exc:
         raise BodyTooLarge(limit, drained=exc.drained) from None
 
@@ -141,8 +140,7 @@ class TimedBody:
 
 
 def _content_length(scope: Scope) -> int | None:
-    value = Headers(scope=scope).get("content-length")
-    return int(value) if value is not None and value.isdigit() else None
+    return bodies.declared_length(Headers(scope=scope).get("content-length"))
 
 
 async def _answer(
